@@ -1,0 +1,159 @@
+# netd -- one GNU Makefile, explicit source lists, pkg-config.
+#
+#   make deps      install missing Debian packages (no-op when present)
+#   make           build netctl (and, later, netd) into build/
+#   make check     deps, build, unit tests (plain, then ASan+UBSan, then
+#                  valgrind), CLI and real-world manifest tests
+#   make fuzz      build libFuzzer targets (clang) into build/fuzz/
+#   make bench     run the benchmarks
+#   make install   PREFIX=/usr/local DESTDIR=
+
+VERSION		= 0.1.0
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+SYSCONFDIR	?= /etc
+DESTDIR		?=
+
+# Debian 12 packages the build, the tests and the benchmarks need.
+DEB_PKGS	= gcc make pkg-config libjansson-dev check libmnl-dev \
+		  libnftnl-dev libc-ares-dev libmbedtls-dev libevent-dev \
+		  clang libclang-rt-14-dev valgrind
+
+PKGS		= jansson
+B		?= build
+
+WARNINGS	= -Wall -Wextra -Werror -Wstrict-prototypes \
+		  -Wmissing-prototypes -Wmissing-declarations -Wshadow \
+		  -Wpointer-arith -Wsign-compare
+CFLAGS		?= -O2 -g
+ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(SAN_CFLAGS) -Iinclude \
+		  -DNETD_VERSION=\"$(VERSION)\" \
+		  $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS		= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS	= $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null)
+
+ifeq ($(SAN),1)
+SAN_CFLAGS	= -fsanitize=address,undefined -fno-sanitize-recover=all \
+		  -fno-omit-frame-pointer
+endif
+
+POLICY_SRCS	= policy/hostpat.c policy/diag.c policy/policy.c \
+		  policy/manifest.c policy/print.c
+NETCTL_SRCS	= netd/netctl.c
+TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
+		  tests/check_diag.c tests/check_policy.c \
+		  tests/check_manifest.c tests/check_print.c
+FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat
+BENCH_SRCS	= bench/bench_policy.c
+
+POLICY_OBJS	= $(POLICY_SRCS:%.c=$(B)/%.o)
+NETCTL_OBJS	= $(NETCTL_SRCS:%.c=$(B)/%.o)
+TEST_OBJS	= $(TEST_SRCS:%.c=$(B)/%.o)
+
+.PHONY: all deps check unit asan valgrind clitest corpus fuzz fuzz-run \
+	bench install uninstall clean
+
+all: $(B)/netctl
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Ipolicy -MMD -MP -c -o $@ $<
+
+$(B)/libpolicy.a: $(POLICY_OBJS)
+	$(AR) rcs $@ $^
+
+$(B)/netctl: $(NETCTL_OBJS) $(B)/libpolicy.a
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/unit: $(TEST_OBJS) $(B)/libpolicy.a
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing \
+	    || exit 1; \
+	fi
+
+# Each stage runs in a fresh make so pkg-config sees what deps installed.
+check: deps
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory valgrind
+	$(MAKE) --no-print-directory clitest
+	$(MAKE) --no-print-directory corpus
+	@echo "make check: all stages passed"
+
+unit: $(B)/unit
+	$(B)/unit
+
+asan:
+	$(MAKE) --no-print-directory B=build/asan SAN=1 CFLAGS="-O1 -g" \
+	    build/asan/unit
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build/asan/unit
+
+valgrind: $(B)/unit
+	CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect $(B)/unit
+
+clitest: $(B)/netctl
+	tests/netctl_check.sh $(B)/netctl
+
+corpus: $(B)/netctl
+	tests/corpus.sh $(B)/netctl
+
+fuzz:
+	$(MAKE) --no-print-directory B=build/fuzz CC=clang \
+	    SAN_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+	    CFLAGS="-O1 -g" build/fuzz/libpolicy.a
+	@for t in $(FUZZ_TARGETS); do \
+	    echo "clang tests/fuzz/$$t.c -> build/fuzz/$$t"; \
+	    clang -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
+	        -Iinclude -Ipolicy $$(pkg-config --cflags jansson) \
+	        -o build/fuzz/$$t tests/fuzz/$$t.c build/fuzz/libpolicy.a \
+	        $$(pkg-config --libs jansson) || exit 1; \
+	done
+
+# FUZZ_RUNS executions of each target over its seed corpus.
+FUZZ_RUNS	?= 1000000
+fuzz-run: fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build/fuzz/corpus-$$t; \
+	    build/fuzz/$$t -runs=$(FUZZ_RUNS) -max_len=4096 \
+	        build/fuzz/corpus-$$t tests/data/fuzz/$$t || exit 1; \
+	done
+
+$(B)/bench_policy: bench/bench_policy.c $(B)/libpolicy.a
+	$(CC) $(ALL_CFLAGS) -Ipolicy -o $@ $^ $(LIBS)
+
+bench: deps
+	$(MAKE) --no-print-directory $(B)/bench_policy
+	$(B)/bench_policy
+
+install: $(B)/netctl
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(B)/netctl $(DESTDIR)$(BINDIR)/netctl
+	install -d $(DESTDIR)$(SYSCONFDIR)/netd/examples
+	install -m 0644 configs/examples/*.json \
+	    $(DESTDIR)$(SYSCONFDIR)/netd/examples/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/netctl
+	rm -rf $(DESTDIR)$(SYSCONFDIR)/netd/examples
+
+clean:
+	rm -rf build
