@@ -1,6 +1,7 @@
 # netd -- one GNU Makefile, explicit source lists, pkg-config.
 #
 #   make deps      install missing Debian packages (no-op when present)
+#   make demo      the manifest checker over configs/examples/
 #   make           build netctl (and, later, netd) into build/
 #   make check     deps, build, unit tests (plain, then ASan+UBSan, then
 #                  valgrind), CLI and real-world manifest tests
@@ -52,8 +53,8 @@ POLICY_OBJS	= $(POLICY_SRCS:%.c=$(B)/%.o)
 NETCTL_OBJS	= $(NETCTL_SRCS:%.c=$(B)/%.o)
 TEST_OBJS	= $(TEST_SRCS:%.c=$(B)/%.o)
 
-.PHONY: all deps check unit asan valgrind clitest corpus fuzz fuzz-run \
-	bench install uninstall clean
+.PHONY: all deps demo check unit asan valgrind clitest corpus fuzz \
+	fuzz-run bench install uninstall clean
 
 all: $(B)/netctl
 
@@ -87,6 +88,11 @@ deps:
 	    apt-get install -y -qq --no-install-recommends $$missing \
 	    || exit 1; \
 	fi
+
+# Until the daemon exists the demo shows the manifest checker at work.
+demo: deps
+	$(MAKE) --no-print-directory all
+	@tests/demo.sh $(B)/netctl
 
 # Each stage runs in a fresh make so pkg-config sees what deps installed.
 check: deps
@@ -122,7 +128,8 @@ fuzz:
 	    CFLAGS="-O1 -g" build/fuzz/libpolicy.a
 	@for t in $(FUZZ_TARGETS); do \
 	    echo "clang tests/fuzz/$$t.c -> build/fuzz/$$t"; \
-	    clang -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
+	    clang -std=gnu11 $(WARNINGS) -O1 -g \
+	        -fsanitize=fuzzer,address,undefined \
 	        -Iinclude -Ipolicy $$(pkg-config --cflags jansson) \
 	        -o build/fuzz/$$t tests/fuzz/$$t.c build/fuzz/libpolicy.a \
 	        $$(pkg-config --libs jansson) || exit 1; \
@@ -134,6 +141,7 @@ fuzz-run: fuzz
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p build/fuzz/corpus-$$t; \
 	    build/fuzz/$$t -runs=$(FUZZ_RUNS) -max_len=4096 \
+	        -artifact_prefix=build/fuzz/ \
 	        build/fuzz/corpus-$$t tests/data/fuzz/$$t || exit 1; \
 	done
 

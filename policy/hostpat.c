@@ -78,6 +78,18 @@ all_digits(const char *s, size_t len)
 	return true;
 }
 
+/* Decimal value of len digits (len <= 3): strtoul would read past len. */
+static unsigned
+dec(const char *s, size_t len)
+{
+	unsigned v = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		v = v * 10 + (unsigned)(s[i] - '0');
+	return v;
+}
+
 static bool
 is_hexpart(const char *s, size_t len)
 {
@@ -107,7 +119,10 @@ looks_ipv4(const char *s, size_t len)
 			return false;
 		start = i + 1;
 	}
-	return hex || memchr(s, '.', len) != NULL || all_digits(s, len);
+	for (i = 0; i < len; i++)
+		if (isdigit((unsigned char)s[i]))
+			return true;
+	return hex;
 }
 
 static enum hostpat_status
@@ -118,7 +133,7 @@ parse_ipv4(const char *s, size_t len, uint8_t out[4], char *why)
 
 	for (i = 0; i <= len; i++) {
 		size_t plen;
-		unsigned long v;
+		unsigned v;
 
 		if (i < len && s[i] != '.')
 			continue;
@@ -143,7 +158,11 @@ parse_ipv4(const char *s, size_t len, uint8_t out[4], char *why)
 			return fail(HOSTPAT_EIPV4, why,
 			    "part '%s' is out of range 0-255",
 			    qlabel(s + start, plen, q, sizeof(q)));
-		v = strtoul(s + start, NULL, 10);
+		if (!all_digits(s + start, plen))
+			return fail(HOSTPAT_EIPV4, why,
+			    "part '%s' is not a decimal number",
+			    qlabel(s + start, plen, q, sizeof(q)));
+		v = dec(s + start, plen);
 		if (v > 255)
 			return fail(HOSTPAT_EIPV4, why,
 			    "part '%s' is out of range 0-255",
@@ -333,7 +352,7 @@ parse_addr(const char *s, size_t len, struct hostpat *out, char *why)
 		size_t llen = len - alen - 1;
 		struct policy_prefix masked;
 		char sugg[INET6_ADDRSTRLEN + 8];
-		unsigned long v;
+		unsigned v;
 
 		if (!all_digits(l, llen) || llen > 3)
 			return fail(HOSTPAT_EPREFIX, why,
@@ -343,10 +362,10 @@ parse_addr(const char *s, size_t len, struct hostpat *out, char *why)
 			return fail(HOSTPAT_EPREFIX, why,
 			    "prefix length '%.*s' has a leading zero",
 			    (int)llen, l);
-		v = strtoul(l, NULL, 10);
+		v = dec(l, llen);
 		if (v > max)
 			return fail(HOSTPAT_EPREFIX, why,
-			    "prefix length %lu is out of range 1-%u", v, max);
+			    "prefix length %u is out of range 1-%u", v, max);
 		if (v == 0)
 			return fail(HOSTPAT_EPREFIX, why,
 			    "prefix length 0 would allow every address: list "
@@ -357,7 +376,7 @@ parse_addr(const char *s, size_t len, struct hostpat *out, char *why)
 		if (memcmp(masked.addr, p->addr, sizeof(p->addr)) != 0) {
 			hostpat_prefix_str(&masked, sugg, sizeof(sugg));
 			return fail(HOSTPAT_EPREFIX, why,
-			    "host bits are set after /%lu: did you mean %s?",
+			    "host bits are set after /%u: did you mean %s?",
 			    v, sugg);
 		}
 	}
@@ -485,10 +504,14 @@ hostpat_normalize(const char *name, char *out)
 
 	if (len > 0 && name[len - 1] == '.')
 		len--;
-	if (len == 0 || len > HOSTPAT_NAME_MAX)
+	if (len == 0 || len > HOSTPAT_NAME_MAX || name[0] == '.')
 		return -1;
-	for (i = 0; i < len; i++)
+	for (i = 0; i < len; i++) {
+		/* An empty label never matches: "a..cdn.test", ".cdn.test". */
+		if (name[i] == '.' && name[i + 1] == '.')
+			return -1;
 		out[i] = (char)tolower((unsigned char)name[i]);
+	}
 	out[len] = '\0';
 	return (int)len;
 }

@@ -24,7 +24,7 @@
 
 #define MANIFEST_MAX_SIZE	(1024 * 1024)
 #define MANIFEST_VALUE_MAX	96	/* longest value quoted in a message */
-#define MANIFEST_MAX_ENTRIES	4096	/* AllowedConnections, ports */
+#define MANIFEST_MAX_ENTRIES	16384	/* AllowedConnections, ports */
 
 struct loader {
 	struct policy_diag	*diag;
@@ -394,20 +394,38 @@ load_capabilities(struct loader *ld, const json_t *caps)
 	}
 }
 
-/* jansson stops just after the ']' or '}' that follows a stray ','. */
-static bool
-trailing_comma(const char *buf, size_t len, int position)
+/*
+ * jansson stops just after the ']' or '}' that follows a stray ','. Find
+ * that comma and its line and column, to point at it rather than at the
+ * bracket. Returns the closing bracket, or 0.
+ */
+static char
+trailing_comma(const char *buf, size_t len, int position, int *line,
+    int *column)
 {
-	size_t i;
+	size_t i, j;
+	char close;
 
 	if (position < 1 || (size_t)position > len)
-		return false;
+		return 0;
 	i = (size_t)position - 1;
 	if (buf[i] != ']' && buf[i] != '}')
-		return false;
+		return 0;
+	close = buf[i];
 	while (i > 0 && isspace((unsigned char)buf[i - 1]))
 		i--;
-	return i > 0 && buf[i - 1] == ',';
+	if (i == 0 || buf[i - 1] != ',')
+		return 0;
+	*line = 1;
+	*column = 1;
+	for (j = 0; j < i - 1; j++) {
+		if (buf[j] == '\n') {
+			(*line)++;
+			*column = 1;
+		} else
+			(*column)++;
+	}
+	return close;
 }
 
 struct policy *
@@ -423,12 +441,18 @@ policy_load_buf(const char *buf, size_t len, struct policy_diag *diag)
 	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
 	if (root == NULL) {
-		char reason[JSON_ERROR_TEXT_LENGTH + 96];
+		char reason[JSON_ERROR_TEXT_LENGTH + 96], close;
+		int line = err.line, column = err.column;
 
-		snprintf(reason, sizeof(reason), "invalid JSON: %s%s", err.text,
-		    trailing_comma(buf, len, err.position) ?
-		    " (a trailing comma is not allowed in JSON)" : "");
-		policy_diag_add_at(diag, err.line, err.column, reason);
+		close = trailing_comma(buf, len, err.position, &line, &column);
+		if (close != 0)
+			snprintf(reason, sizeof(reason), "invalid JSON: "
+			    "trailing comma before '%c' (not allowed in JSON)",
+			    close);
+		else
+			snprintf(reason, sizeof(reason), "invalid JSON: %s",
+			    err.text);
+		policy_diag_add_at(diag, line, column, reason);
 		return NULL;
 	}
 	if (!json_is_object(root)) {

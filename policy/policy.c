@@ -180,14 +180,22 @@ cmp_port(const void *a, const void *b)
 	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
+/* qsort(NULL, 0, ...) is undefined: empty lists have no array. */
+static void
+sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, size, cmp);
+}
+
 void
 policy_finish(struct policy *p)
 {
-	qsort(p->names, p->nnames, sizeof(*p->names), cmp_name);
-	qsort(p->pfx4.v, p->pfx4.n, sizeof(*p->pfx4.v), cmp_prefix);
-	qsort(p->pfx6.v, p->pfx6.n, sizeof(*p->pfx6.v), cmp_prefix);
-	qsort(p->tcp.v, p->tcp.n, sizeof(*p->tcp.v), cmp_port);
-	qsort(p->udp.v, p->udp.n, sizeof(*p->udp.v), cmp_port);
+	sort(p->names, p->nnames, sizeof(*p->names), cmp_name);
+	sort(p->pfx4.v, p->pfx4.n, sizeof(*p->pfx4.v), cmp_prefix);
+	sort(p->pfx6.v, p->pfx6.n, sizeof(*p->pfx6.v), cmp_prefix);
+	sort(p->tcp.v, p->tcp.n, sizeof(*p->tcp.v), cmp_port);
+	sort(p->udp.v, p->udp.n, sizeof(*p->udp.v), cmp_port);
 }
 
 const char *
