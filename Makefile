@@ -22,6 +22,7 @@ DEB_PKGS	= gcc make pkg-config libjansson-dev check libmnl-dev \
 		  clang libclang-rt-14-dev valgrind
 
 PKGS		= jansson
+NETD_PKGS	= libmnl libnftnl libevent
 B		?= build
 
 WARNINGS	= -Wall -Wextra -Werror -Wstrict-prototypes \
@@ -30,8 +31,9 @@ WARNINGS	= -Wall -Wextra -Werror -Wstrict-prototypes \
 CFLAGS		?= -O2 -g
 ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(SAN_CFLAGS) -Iinclude \
 		  -DNETD_VERSION=\"$(VERSION)\" \
-		  $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+		  $(shell pkg-config --cflags $(PKGS) $(NETD_PKGS) 2>/dev/null)
 LIBS		= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+NETD_LIBS	= $(shell pkg-config --libs $(NETD_PKGS) 2>/dev/null)
 CHECK_CFLAGS	= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null)
 
@@ -42,32 +44,39 @@ endif
 
 POLICY_SRCS	= policy/hostpat.c policy/diag.c policy/policy.c \
 		  policy/manifest.c policy/print.c
+NETD_SRCS	= netd/netd.c netd/config.c netd/control.c netd/apps.c \
+		  netd/nft.c netd/log.c
 NETCTL_SRCS	= netd/netctl.c
 TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
 		  tests/check_diag.c tests/check_policy.c \
-		  tests/check_manifest.c tests/check_print.c
+		  tests/check_manifest.c tests/check_print.c \
+		  tests/check_config.c netd/config.c
 FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat
 BENCH_SRCS	= bench/bench_policy.c
 
-POLICY_OBJS	= $(POLICY_SRCS:%.c=$(B)/%.o)
-NETCTL_OBJS	= $(NETCTL_SRCS:%.c=$(B)/%.o)
-TEST_OBJS	= $(TEST_SRCS:%.c=$(B)/%.o)
+POLICY_OBJS	= $(POLICY_SRCS:%.c=$(B)/obj/%.o)
+NETD_OBJS	= $(NETD_SRCS:%.c=$(B)/obj/%.o)
+NETCTL_OBJS	= $(NETCTL_SRCS:%.c=$(B)/obj/%.o)
+TEST_OBJS	= $(TEST_SRCS:%.c=$(B)/obj/%.o)
 
 .PHONY: all deps demo check unit asan valgrind clitest corpus fuzz \
 	fuzz-run bench install uninstall clean
 
-all: $(B)/netctl
+all: $(B)/netd $(B)/netctl
 
-$(B)/%.o: %.c
+$(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/tests/%.o: tests/%.c
+$(B)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Ipolicy -MMD -MP -c -o $@ $<
 
 $(B)/libpolicy.a: $(POLICY_OBJS)
 	$(AR) rcs $@ $^
+
+$(B)/netd: $(NETD_OBJS) $(B)/libpolicy.a
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(NETD_LIBS)
 
 $(B)/netctl: $(NETCTL_OBJS) $(B)/libpolicy.a
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
@@ -152,7 +161,7 @@ bench: deps
 	$(MAKE) --no-print-directory $(B)/bench_policy
 	$(B)/bench_policy
 
-install: $(B)/netctl
+install: $(B)/netd $(B)/netctl
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(B)/netctl $(DESTDIR)$(BINDIR)/netctl
 	install -d $(DESTDIR)$(SYSCONFDIR)/netd/examples

@@ -1,18 +1,30 @@
 /*
  * netctl: the command-line client. "check" needs no daemon: it loads
- * manifests with the same policy library netd uses.
+ * manifests with the same policy library netd uses. The other commands
+ * talk to netd over its control socket (include/netd_ipc.h).
  *
- * Exit codes: 0 success, 1 a manifest was refused (or a request failed),
- * 2 usage error.
+ * Exit codes: 0 success, 1 a manifest was refused or netd refused the
+ * request, 2 usage error, 3 netd cannot be reached.
  */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "netd_ipc.h"
 #include "policy.h"
 
 #ifndef NETD_VERSION
@@ -21,6 +33,12 @@
 
 #define EXIT_REFUSED	1
 #define EXIT_USAGE	2
+#define EXIT_NODAEMON	3
+
+#define CONTROL_DEFAULT	"/run/netd/control.sock"
+#define REPLY_TIMEOUT_MS	10000
+
+static const char *control_path = CONTROL_DEFAULT;
 
 struct command {
 	const char	*name;
@@ -29,11 +47,525 @@ struct command {
 };
 
 static int	cmd_check(int, char **);
+static int	cmd_run(int, char **);
+static int	cmd_stop(int, char **);
+static int	cmd_status(int, char **);
+static int	cmd_apps(int, char **);
+static int	cmd_show(int, char **);
+static int	cmd_reload(int, char **);
+static int	cmd_grant(int, char **);
 static void	usage(FILE *);
 
 static const struct command commands[] = {
 	{ "check", cmd_check, "check [--print] [--json] FILE..." },
+	{ "run", cmd_run, "run --manifest FILE [--uid UID] -- CMD [ARG...]" },
+	{ "stop", cmd_stop, "stop [--json] APP" },
+	{ "status", cmd_status, "status [--json]" },
+	{ "apps", cmd_apps, "apps [--json]" },
+	{ "show", cmd_show, "show [--json] APP" },
+	{ "reload", cmd_reload, "reload [--json]" },
+	{ "grant", cmd_grant, "grant [--json] APP ADDRESS SECONDS" },
 };
+
+/*
+ * One request, one reply. Returns the reply body (caller decrefs) and sets
+ * *type, or NULL after printing why (netd unreachable or broken reply).
+ */
+static json_t *
+request(int type, json_t *body, int *rtype, int *fdp)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct netd_ipc_hdr h = { .magic = NETD_IPC_MAGIC,
+	    .version = NETD_IPC_VERSION, .type = (uint16_t)type };
+	char *s = json_dumps(body, JSON_COMPACT), *buf = NULL;
+	size_t got = 0, want;
+	struct pollfd pfd;
+	json_t *reply = NULL;
+	int fd;
+
+	if (s == NULL)
+		return NULL;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s",
+	    control_path) >= (int)sizeof(sun.sun_path)) {
+		fprintf(stderr, "netctl: socket path too long\n");
+		free(s);
+		return NULL;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun,
+	    sizeof(sun)) == -1) {
+		fprintf(stderr, "netctl: cannot reach netd at %s: %s\n",
+		    control_path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		free(s);
+		return NULL;
+	}
+	h.len = (uint32_t)strlen(s);
+	if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
+	    write(fd, s, h.len) != (ssize_t)h.len) {
+		fprintf(stderr, "netctl: send: %s\n", strerror(errno));
+		goto done;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	want = sizeof(h);
+	while (got < want) {
+		char *tmp;
+		ssize_t n;
+
+		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) != 1) {
+			fprintf(stderr, "netctl: no reply from netd\n");
+			goto done;
+		}
+		if ((tmp = realloc(buf, want)) == NULL)
+			goto done;
+		buf = tmp;
+		if ((n = read(fd, buf + got, want - got)) <= 0) {
+			fprintf(stderr, "netctl: netd closed the connection\n");
+			goto done;
+		}
+		got += (size_t)n;
+		if (got == sizeof(h) && want == sizeof(h)) {
+			memcpy(&h, buf, sizeof(h));
+			if (h.magic != NETD_IPC_MAGIC || h.len > NETD_IPC_MAX) {
+				fprintf(stderr, "netctl: malformed reply\n");
+				goto done;
+			}
+			want += h.len;
+		}
+	}
+	reply = json_loadb(buf + sizeof(h), h.len, 0, NULL);
+	if (reply == NULL)
+		fprintf(stderr, "netctl: malformed reply\n");
+	*rtype = h.type;
+done:
+	free(buf);
+	free(s);
+	if (fdp != NULL && reply != NULL)
+		*fdp = fd;
+	else
+		close(fd);
+	return reply;
+}
+
+static int
+print_error(const char *cmd, json_t *reply, bool json)
+{
+	const char *e = json_string_value(json_object_get(reply, "error"));
+
+	if (json) {
+		char *s = json_dumps(reply, JSON_INDENT(2));
+
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	}
+	fprintf(stderr, "netctl %s: %s\n", cmd, e ? e : "request failed");
+	return EXIT_REFUSED;
+}
+
+/* Simple commands: a request, then the reply as JSON or through fmt. */
+static int
+simple(const char *cmd, int type, json_t *body, bool json,
+    void (*fmt)(json_t *))
+{
+	int rtype = NETD_IPC_ERROR, rc = 0;
+	json_t *reply = request(type, body, &rtype, NULL);
+
+	json_decref(body);
+	if (reply == NULL)
+		return EXIT_NODAEMON;
+	if (rtype != NETD_IPC_OK)
+		rc = print_error(cmd, reply, json);
+	else if (json || fmt == NULL) {
+		char *s = json_dumps(reply, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER);
+
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	} else
+		fmt(reply);
+	json_decref(reply);
+	return rc;
+}
+
+/* [--json] and the rest: returns index of the first operand, or -1. */
+static int
+json_opt(int argc, char **argv, bool *json, const char *use)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+		if (ch == 'j')
+			*json = true;
+		else {
+			fprintf(ch == 'h' ? stdout : stderr, "usage: netctl "
+			    "%s\n", use);
+			return -1;
+		}
+	}
+	return optind;
+}
+
+static long long
+jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "-";
+}
+
+static void
+fmt_status(json_t *r)
+{
+	json_t *el = json_object_get(r, "elements");
+	json_t *range = json_object_get(r, "app_uid_range");
+
+	printf("netd %s, pid %lld, up %llds\n", jstr(r, "version"),
+	    jint(r, "pid"), jint(r, "uptime"));
+	printf("%-14s %lld\n", "apps", jint(r, "apps"));
+	printf("%-14s %lld-%lld\n", "app uids",
+	    (long long)json_integer_value(json_array_get(range, 0)),
+	    (long long)json_integer_value(json_array_get(range, 1)));
+	printf("%-14s %s\n", "table", jstr(r, "table"));
+	printf("%-14s apps %lld, static4 %lld, static6 %lld, serve %lld, "
+	    "grants %lld\n", "elements", jint(el, "apps"),
+	    jint(el, "static4"), jint(el, "static6"), jint(el, "serve"),
+	    jint(el, "grants"));
+	printf("%-14s %lld\n", "transactions", jint(r, "transactions"));
+	printf("%-14s %lld\n", "errors", jint(r, "errors"));
+	printf("%-14s %lld\n", "registrations", jint(r, "registrations"));
+	printf("%-14s %lld\n", "nflog group", jint(r, "nflog_group"));
+}
+
+static void
+fmt_apps(json_t *r)
+{
+	json_t *apps = json_object_get(r, "apps"), *a;
+	size_t i;
+
+	printf("%-20s %-7s %-8s %-7s %s\n", "APP", "UID", "PID", "ENTRIES",
+	    "COMPONENT");
+	json_array_foreach(apps, i, a)
+		printf("%-20s %-7lld %-8lld %-7lld %s\n", jstr(a, "name"),
+		    jint(a, "uid"), jint(a, "pid"), jint(a, "entries"),
+		    jstr(a, "component_id"));
+}
+
+static void
+fmt_list(const char *label, json_t *arr)
+{
+	json_t *v;
+	size_t i;
+
+	printf("%-18s", label);
+	if (json_array_size(arr) == 0)
+		printf(" -");
+	json_array_foreach(arr, i, v) {
+		if (json_is_string(v))
+			printf(" %s", json_string_value(v));
+		else
+			printf(" %lld", (long long)json_integer_value(v));
+	}
+	printf("\n");
+}
+
+static void
+fmt_show(json_t *r)
+{
+	json_t *g, *grants = json_object_get(r, "grants");
+	size_t i;
+
+	printf("%-18s %s\n", "app", jstr(r, "name"));
+	printf("%-18s %s\n", "component", jstr(r, "component_id"));
+	printf("%-18s %s\n", "manifest", jstr(r, "file"));
+	printf("%-18s %lld\n", "uid", jint(r, "uid"));
+	printf("%-18s %lld\n", "pid", jint(r, "pid"));
+	fmt_list("names", json_object_get(r, "allowed_names"));
+	fmt_list("ipv4", json_object_get(r, "allowed_ipv4"));
+	fmt_list("ipv6", json_object_get(r, "allowed_ipv6"));
+	fmt_list("tcp server ports", json_object_get(r, "tcp_server_ports"));
+	fmt_list("udp server ports", json_object_get(r, "udp_server_ports"));
+	printf("%-18s %s\n", "device auth",
+	    json_is_string(json_object_get(r, "device_authentication")) ?
+	    jstr(r, "device_authentication") : "no");
+	printf("%-18s %zu\n", "live grants", json_array_size(grants));
+	json_array_foreach(grants, i, g)
+		printf("    %-40s %6.1fs left\n", jstr(g, "address"),
+		    (double)jint(g, "expires_ms") / 1000.0);
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	bool json = false;
+	int i = json_opt(argc, argv, &json, "status [--json]");
+
+	if (i < 0 || i != argc)
+		return i < 0 && argc > 1 && strcmp(argv[1], "--help") == 0 ?
+		    0 : EXIT_USAGE;
+	return simple("status", NETD_IPC_STATUS, json_object(), json,
+	    fmt_status);
+}
+
+static int
+cmd_apps(int argc, char **argv)
+{
+	bool json = false;
+	int i = json_opt(argc, argv, &json, "apps [--json]");
+
+	if (i < 0 || i != argc)
+		return EXIT_USAGE;
+	return simple("apps", NETD_IPC_APPS, json_object(), json, fmt_apps);
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+	bool json = false;
+	int i = json_opt(argc, argv, &json, "show [--json] APP");
+
+	if (i < 0 || i != argc - 1) {
+		if (i >= 0)
+			fprintf(stderr, "usage: netctl show [--json] APP\n");
+		return EXIT_USAGE;
+	}
+	return simple("show", NETD_IPC_SHOW, json_pack("{s:s}", "app",
+	    argv[i]), json, fmt_show);
+}
+
+static void
+fmt_stop(json_t *r)
+{
+	printf("%s (uid %lld): rules and grants removed\n", jstr(r, "stopped"),
+	    jint(r, "uid"));
+}
+
+static int
+cmd_stop(int argc, char **argv)
+{
+	bool json = false;
+	int i = json_opt(argc, argv, &json, "stop [--json] APP");
+
+	if (i < 0 || i != argc - 1) {
+		if (i >= 0)
+			fprintf(stderr, "usage: netctl stop [--json] APP\n");
+		return EXIT_USAGE;
+	}
+	return simple("stop", NETD_IPC_STOP, json_pack("{s:s}", "app",
+	    argv[i]), json, fmt_stop);
+}
+
+static void
+fmt_reload(json_t *r)
+{
+	printf("reloaded, %lld apps re-applied\n", jint(r, "apps"));
+}
+
+static int
+cmd_reload(int argc, char **argv)
+{
+	bool json = false;
+	int i = json_opt(argc, argv, &json, "reload [--json]");
+
+	if (i < 0 || i != argc)
+		return EXIT_USAGE;
+	return simple("reload", NETD_IPC_RELOAD, json_object(), json,
+	    fmt_reload);
+}
+
+static void
+fmt_grant(json_t *r)
+{
+	printf("%s: %s granted for %llds\n", jstr(r, "app"),
+	    jstr(r, "address"), jint(r, "seconds"));
+}
+
+static int
+cmd_grant(int argc, char **argv)
+{
+	const char *use = "grant [--json] APP ADDRESS SECONDS";
+	bool json = false;
+	int i = json_opt(argc, argv, &json, use);
+	long long sec;
+	char *end;
+
+	if (i < 0)
+		return EXIT_USAGE;
+	if (i != argc - 3) {
+		fprintf(stderr, "usage: netctl %s\n", use);
+		return EXIT_USAGE;
+	}
+	sec = strtoll(argv[i + 2], &end, 10);
+	if (*end != '\0' || end == argv[i + 2] || sec < 1) {
+		fprintf(stderr, "netctl grant: '%s' is not a number of "
+		    "seconds\n", argv[i + 2]);
+		return EXIT_USAGE;
+	}
+	return simple("grant", NETD_IPC_GRANT, json_pack("{s:s, s:s, s:I}",
+	    "app", argv[i], "address", argv[i + 1], "seconds",
+	    (json_int_t)sec), json, fmt_grant);
+}
+
+static char *
+read_file(const char *path, size_t *lenp)
+{
+	FILE *fp = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0, len = 0, n;
+
+	if (fp == NULL)
+		return NULL;
+	do {
+		char *tmp;
+
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if ((tmp = realloc(buf, cap)) == NULL) {
+				free(buf);
+				fclose(fp);
+				return NULL;
+			}
+			buf = tmp;
+		}
+		n = fread(buf + len, 1, cap - len - 1, fp);
+		len += n;
+	} while (n > 0 && len < NETD_IPC_MAX);
+	fclose(fp);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/*
+ * run: check the manifest here, register with netd (the app is this very
+ * process, identified by SO_PEERCRED), wait for the ack that the rules are
+ * in the kernel, drop to the app's uid and gid, and exec. The pid does not
+ * change, so netd's pidfd sees the app itself exit.
+ */
+static int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "manifest", required_argument, NULL, 'm' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *use = "usage: netctl run --manifest FILE [--uid UID] -- "
+	    "CMD [ARG...]\n";
+	const char *manifest = NULL;
+	char real[PATH_MAX], *text, *end;
+	long long uidarg = -1;
+	struct policy_diag *d;
+	struct policy *p;
+	int ch, rtype = NETD_IPC_ERROR, fd = -1;
+	json_t *body, *reply;
+	uid_t uid;
+	gid_t gid;
+	size_t len;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+m:u:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'm':
+			manifest = optarg;
+			break;
+		case 'u':
+			errno = 0;
+			uidarg = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || uidarg < 0 ||
+			    uidarg > 4294967294LL) {
+				fprintf(stderr, "netctl run: --uid '%s' is not "
+				    "a uid\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			printf("%s", use);
+			return 0;
+		default:
+			fprintf(stderr, "%s", use);
+			return EXIT_USAGE;
+		}
+	}
+	if (manifest == NULL || optind >= argc) {
+		fprintf(stderr, "netctl run: %s\n%s", manifest == NULL ?
+		    "--manifest is required" : "no command given", use);
+		return EXIT_USAGE;
+	}
+
+	/* The same loader as netd: a bad manifest stops here. */
+	if ((d = policy_diag_new(manifest)) == NULL)
+		return EXIT_REFUSED;
+	p = policy_load_file(manifest, d);
+	policy_diag_print(d, stderr);
+	policy_diag_free(d);
+	if (p == NULL) {
+		fprintf(stderr, "netctl run: %s refused, nothing installed\n",
+		    manifest);
+		return EXIT_REFUSED;
+	}
+	policy_free(p);
+	if ((text = read_file(manifest, &len)) == NULL) {
+		fprintf(stderr, "netctl run: %s: %s\n", manifest,
+		    strerror(errno));
+		return EXIT_REFUSED;
+	}
+	if (realpath(manifest, real) == NULL)
+		snprintf(real, sizeof(real), "%s", manifest);
+	body = json_pack("{s:s%, s:s}", "manifest", text, len, "file", real);
+	free(text);
+	if (body == NULL) {
+		fprintf(stderr, "netctl run: manifest is not valid UTF-8\n");
+		return EXIT_REFUSED;
+	}
+	if (uidarg >= 0)
+		json_object_set_new(body, "uid", json_integer(uidarg));
+	reply = request(NETD_IPC_REGISTER, body, &rtype, &fd);
+	json_decref(body);
+	if (reply == NULL)
+		return EXIT_NODAEMON;
+	if (rtype != NETD_IPC_OK) {
+		print_error("run", reply, false);
+		json_decref(reply);
+		close(fd);
+		return EXIT_REFUSED;
+	}
+	uid = (uid_t)jint(reply, "uid");
+	gid = (gid_t)jint(reply, "gid");
+	json_decref(reply);
+	close(fd);
+
+	/* Rules are in the kernel: become the app. */
+	if (setgroups(0, NULL) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1) {
+		fprintf(stderr, "netctl run: cannot become uid %u: %s\n",
+		    (unsigned)uid, strerror(errno));
+		return EXIT_REFUSED;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		fprintf(stderr, "netctl run: no_new_privs: %s\n",
+		    strerror(errno));
+		return EXIT_REFUSED;
+	}
+	execvp(argv[optind], argv + optind);
+	fprintf(stderr, "netctl run: %s: %s\n", argv[optind],
+	    strerror(errno));
+	return 127;
+}
 
 static json_t *
 msg_json(const struct policy_msg *m)
@@ -108,7 +640,7 @@ cmd_check(int argc, char **argv)
 	int ch, i, rc = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+pjh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "pjh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
 			print = true;
@@ -201,7 +733,8 @@ usage(FILE *fp)
 {
 	size_t i;
 
-	fprintf(fp, "usage: netctl [--version] COMMAND [ARGS]\ncommands:\n");
+	fprintf(fp, "usage: netctl [-s SOCKET] [--version] COMMAND [ARGS]\n"
+	    "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(fp, "    netctl %s\n", commands[i].usage);
 }
@@ -214,6 +747,13 @@ main(int argc, char *argv[])
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (getenv("NETD_CONTROL") != NULL)
+		control_path = getenv("NETD_CONTROL");
+	if (argc > 2 && strcmp(argv[1], "-s") == 0) {
+		control_path = argv[2];
+		argc -= 2;
+		argv += 2;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("netctl %s\n", NETD_VERSION);

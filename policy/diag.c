@@ -134,6 +134,20 @@ policy_diag_file(const struct policy_diag *d)
 	return d->file;
 }
 
+/* Control characters escaped: a hostile key cannot forge output lines. */
+static void
+put_safe(FILE *fp, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			fprintf(fp, "\\x%02x", c);
+		else
+			fputc(c, fp);
+	}
+}
+
 void
 policy_diag_print(const struct policy_diag *d, FILE *fp)
 {
@@ -142,15 +156,24 @@ policy_diag_print(const struct policy_diag *d, FILE *fp)
 	for (i = 0; i < d->n; i++) {
 		const struct policy_msg *m = &d->msgs[i];
 
-		fprintf(fp, "%s:", d->file);
+		put_safe(fp, d->file);
+		fputc(':', fp);
 		if (m->line > 0)
 			fprintf(fp, "%d:%d:", m->line, m->column);
 		if (m->sev == POLICY_WARNING)
 			fprintf(fp, " warning:");
-		if (m->path[0] != '\0')
-			fprintf(fp, " %s:", m->path);
-		if (m->value != NULL)
-			fprintf(fp, " %s:", m->value);
-		fprintf(fp, " %s\n", m->reason);
+		if (m->path[0] != '\0') {
+			fputc(' ', fp);
+			put_safe(fp, m->path);
+			fputc(':', fp);
+		}
+		if (m->value != NULL) {
+			fputc(' ', fp);
+			put_safe(fp, m->value);
+			fputc(':', fp);
+		}
+		fputc(' ', fp);
+		put_safe(fp, m->reason);
+		fputc('\n', fp);
 	}
 }

@@ -131,6 +131,13 @@ parse_ipv4(const char *s, size_t len, uint8_t out[4], char *why)
 	size_t i, start = 0, part = 0;
 	char q[32];
 
+	if (memchr(s, '.', len) == NULL && all_digits(s, len))
+		return fail(HOSTPAT_EIPV4, why,
+		    "a bare number, not an address or host name (a port is "
+		    "not part of an AllowedConnections entry)");
+	if (len > 0 && s[len - 1] == '.' && len > 1 && s[len - 2] != '.')
+		return fail(HOSTPAT_EIPV4, why,
+		    "an IPv4 address takes no trailing dot");
 	for (i = 0; i <= len; i++) {
 		size_t plen;
 		unsigned v;
@@ -191,6 +198,14 @@ parse_ipv6(const char *s, size_t len, uint8_t out[16], char *why)
 	buf[len] = '\0';
 	if (inet_pton(AF_INET6, buf, out) != 1)
 		return fail(HOSTPAT_EIPV6, why, "not a valid IPv6 address");
+	/* ::ffff:a.b.c.d never matches IPv4 traffic: say what to write. */
+	if (memcmp(out, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		char v4[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, out + 12, v4, sizeof(v4));
+		return fail(HOSTPAT_EIPV6, why, "IPv4-mapped IPv6 address: "
+		    "write the IPv4 address '%s'", v4);
+	}
 	return HOSTPAT_OK;
 }
 

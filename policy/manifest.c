@@ -449,6 +449,9 @@ policy_load_buf(const char *buf, size_t len, struct policy_diag *diag)
 			snprintf(reason, sizeof(reason), "invalid JSON: "
 			    "trailing comma before '%c' (not allowed in JSON)",
 			    close);
+		else if (strstr(err.text, "JSON_ALLOW_NUL") != NULL)
+			snprintf(reason, sizeof(reason), "invalid JSON: a "
+			    "string contains \\u0000 (NUL)");
 		else
 			snprintf(reason, sizeof(reason), "invalid JSON: %s",
 			    err.text);

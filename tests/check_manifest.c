@@ -140,7 +140,12 @@ static const struct case_ cases[] = {
 	    "t:1:20: invalid JSON: duplicate object key near '\"Name\"'" },
 	{ "", 0, "t:1:0: invalid JSON:" },
 	{ "{\"SchemaVersion\": 1", 0, "invalid JSON" },
-	{ "{\"Name\": \"a\\u0000b\"}", 0, "invalid JSON" },
+	{ "{\"Name\": \"a\\u0000b\"}", 0,
+	    "t:1:19: invalid JSON: a string contains \\u0000 (NUL)" },
+	{ "{\"SchemaVersion\":1,\"Name\":\"n\",\"ComponentId\":"
+	    "\"0af255ff-8640-41fd-aea7-f85d34c491d5\",\"EntryPoint\":\"/a\","
+	    "\"x\\nfake.json: ok\":1}", 1,
+	    "t: warning: x\\x0afake.json: ok: unknown top-level key" },
 };
 
 START_TEST(test_case)

@@ -9,5 +9,6 @@ Suite	*diag_suite(void);
 Suite	*policy_suite(void);
 Suite	*manifest_suite(void);
 Suite	*print_suite(void);
+Suite	*config_suite(void);
 
 #endif /* NETD_TESTS_CHECK_SUITES_H */

@@ -1,0 +1,1215 @@
+/*
+ * The nftables programmer. Layout (see docs/architecture.md):
+ *
+ * table inet netd
+ *   set apps    uid                      registered apps
+ *   set allow4  uid . ipv4_addr          timeout    granted by DNS answers
+ *   set allow6  uid . ipv6_addr          timeout
+ *   set static4 uid . ipv4_addr          interval   manifest IP and CIDR
+ *   set static6 uid . ipv6_addr          interval
+ *   set serve   uid . inet_proto . inet_service     server ports
+ *   chain output (hook output, priority filter, policy accept)
+ *     meta skuid != MIN-MAX accept                  not an app
+ *     ct direction reply skuid . l4proto . th sport @serve accept
+ *     ct direction reply log, drop                  serving an unlisted port
+ *     ct state established,related accept           expiry never cuts
+ *     meta skuid != @apps log, reject               unregistered app uid
+ *     skuid . daddr @allow4/@allow6/@static4/@static6 accept
+ *     log group N; reject (tcp reset, else icmpx admin-prohibited)
+ *
+ * Per-packet cost is a fixed number of set lookups, whatever the number of
+ * apps. Interval sets with concatenations take the uid in network order
+ * (the rule converts it), hash sets in host order.
+ */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include "nft.h"
+#include "policy.h"
+
+/* nft's datatype ids, for "nft list" to print keys (informational). */
+#define DT_IPADDR	7
+#define DT_IP6ADDR	8
+#define DT_INET_PROTO	12
+#define DT_INET_SERVICE	13
+#define DT_UID		24
+#define DT_BITS		6
+#define NFT_BYTEORDER_HOST	1	/* nft: enum byteorder */
+#define DT_CONCAT2(a, b)	(((a) << DT_BITS) | (b))
+#define DT_CONCAT3(a, b, c)	((((a) << DT_BITS | (b)) << DT_BITS) | (c))
+
+/* enum ip_conntrack_dir: not in the uapi headers Debian ships. */
+#define CT_DIR_REPLY	1
+
+#define SET_APPS	"apps"
+#define SET_ALLOW4	"allow4"
+#define SET_ALLOW6	"allow6"
+#define SET_STATIC4	"static4"
+#define SET_STATIC6	"static6"
+#define SET_SERVE	"serve"
+#define CHAIN_OUTPUT	"output"
+
+#define BATCH_PAGE	(256 * 1024)
+#define BATCH_OVERRUN	(128 * 1024)
+#define ELEMS_PER_MSG	512		/* keeps a NEWSETELEM under 64 KiB */
+
+enum set_id {
+	ID_APPS = 1, ID_ALLOW4, ID_ALLOW6, ID_STATIC4, ID_STATIC6, ID_SERVE,
+};
+
+struct nft {
+	struct mnl_socket	*nl;
+	uint32_t		 portid;
+	uint32_t		 seq;
+	struct nft_layout	 lay;
+	FILE			*debug;
+	struct nft_stats	 stats;
+
+	/* The batch being built. */
+	struct nftnl_batch	*batch;
+	uint32_t		 seq_first;	/* first message with an ack */
+	char			**desc;		/* per message, by seq */
+	size_t			 ndesc;
+	size_t			 desc_cap;
+	int			 oom;
+};
+
+/* Element keys, laid out as nft registers: each field 32-bit aligned. */
+struct key4 {
+	uint32_t	 uid;
+	uint8_t		 addr[4];
+};
+
+struct key6 {
+	uint32_t	 uid;
+	uint8_t		 addr[16];
+};
+
+struct key_serve {
+	uint32_t	 uid;
+	uint8_t		 proto;
+	uint8_t		 pad1[3];
+	uint16_t	 port;		/* network order */
+	uint8_t		 pad2[2];
+};
+
+static void
+seterr(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+struct nft *
+nft_open(const struct nft_layout *lay, char *err, size_t errlen)
+{
+	struct nft *n;
+	int one = 1;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL) {
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	n->lay = *lay;
+	n->seq = (uint32_t)time(NULL);
+	if ((n->nl = mnl_socket_open(NETLINK_NETFILTER)) == NULL) {
+		seterr(err, errlen, "netlink socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) == -1) {
+		seterr(err, errlen, "netlink bind: %s", strerror(errno));
+		goto fail;
+	}
+	n->portid = mnl_socket_get_portid(n->nl);
+	/* Extended acks name the attribute; capped acks stay small. */
+	mnl_socket_setsockopt(n->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(n->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	return n;
+fail:
+	nft_close(n);
+	return NULL;
+}
+
+void
+nft_close(struct nft *n)
+{
+	if (n == NULL)
+		return;
+	if (n->nl != NULL)
+		mnl_socket_close(n->nl);
+	free(n);
+}
+
+void
+nft_set_debug(struct nft *n, FILE *fp)
+{
+	n->debug = fp;
+}
+
+const struct nft_stats *
+nft_get_stats(const struct nft *n)
+{
+	return &n->stats;
+}
+
+/*
+ * Batches. Every message asks for an ack and records what it is for, so
+ * that an error maps back to the policy entry.
+ */
+static void
+batch_reset(struct nft *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->ndesc; i++)
+		free(n->desc[i]);
+	free(n->desc);
+	n->desc = NULL;
+	n->ndesc = n->desc_cap = 0;
+	if (n->batch != NULL)
+		nftnl_batch_free(n->batch);
+	n->batch = NULL;
+	n->oom = 0;
+}
+
+static int
+batch_begin(struct nft *n)
+{
+	batch_reset(n);
+	if ((n->batch = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN)) == NULL)
+		return -1;
+	nftnl_batch_begin(nftnl_batch_buffer(n->batch), n->seq++);
+	nftnl_batch_update(n->batch);
+	n->seq_first = n->seq;
+	return 0;
+}
+
+static struct nlmsghdr *
+batch_msg(struct nft *n, uint16_t type, uint16_t flags, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static struct nlmsghdr *
+batch_msg(struct nft *n, uint16_t type, uint16_t flags, const char *fmt, ...)
+{
+	char *d = NULL;
+	va_list ap;
+
+	if (n->ndesc == n->desc_cap) {
+		size_t ncap = n->desc_cap ? n->desc_cap * 2 : 32;
+		char **nd = reallocarray(n->desc, ncap, sizeof(*nd));
+
+		if (nd == NULL)
+			n->oom = 1;
+		else {
+			n->desc = nd;
+			n->desc_cap = ncap;
+		}
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&d, fmt, ap) == -1)
+		d = NULL;
+	va_end(ap);
+	if (n->ndesc < n->desc_cap)
+		n->desc[n->ndesc++] = d;
+	else
+		free(d);
+	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(n->batch), type,
+	    NFPROTO_INET, flags | NLM_F_ACK, n->seq++);
+}
+
+static const char *
+desc_of(const struct nft *n, uint32_t seq)
+{
+	uint32_t i = seq - n->seq_first;
+
+	if (seq < n->seq_first || i >= n->ndesc || n->desc[i] == NULL)
+		return "batch";
+	return n->desc[i];
+}
+
+/* An extended ack's message text, if the kernel gave one. */
+static const char *
+extack_msg(const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	size_t off = sizeof(*e);
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NULL;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(e->msg);
+	mnl_attr_for_each(a, nlh, off) {
+		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG)
+			return mnl_attr_get_str(a);
+	}
+	return NULL;
+}
+
+static int
+batch_commit(struct nft *n, char *err, size_t errlen)
+{
+	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct msghdr msg = { 0 };
+	struct iovec *iov = NULL;
+	int fd = mnl_socket_get_fd(n->nl), niov, first_err = 0;
+	uint32_t expect, acks = 0, len;
+	struct pollfd pfd;
+	ssize_t r;
+
+	if (n->oom) {
+		seterr(err, errlen, "out of memory building the batch");
+		goto fail;
+	}
+	nftnl_batch_end(nftnl_batch_buffer(n->batch), n->seq++);
+	nftnl_batch_update(n->batch);
+	expect = (uint32_t)n->ndesc;
+	niov = nftnl_batch_iovec_len(n->batch);
+	if ((iov = calloc((size_t)niov, sizeof(*iov))) == NULL) {
+		seterr(err, errlen, "out of memory");
+		goto fail;
+	}
+	nftnl_batch_iovec(n->batch, iov, (uint32_t)niov);
+	len = nftnl_batch_buffer_len(n->batch);
+	if (niov > 1 || len > 128 * 1024) {
+		int sz = 0, total = 0, i;
+		socklen_t sl = sizeof(sz);
+
+		for (i = 0; i < niov; i++)
+			total += (int)iov[i].iov_len;
+		getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, &sl);
+		if (sz < total * 2)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &total,
+			    sizeof(total));
+	}
+	if (n->debug != NULL) {
+		int i;
+
+		for (i = 0; i < niov; i++)
+			mnl_nlmsg_fprintf(n->debug, iov[i].iov_base,
+			    iov[i].iov_len, sizeof(struct nfgenmsg));
+	}
+	msg.msg_name = &snl;
+	msg.msg_namelen = sizeof(snl);
+	msg.msg_iov = iov;
+	msg.msg_iovlen = (size_t)niov;
+	if (sendmsg(fd, &msg, 0) == -1) {
+		seterr(err, errlen, "netlink send: %s", strerror(errno));
+		goto fail;
+	}
+
+	/*
+	 * The kernel runs the whole batch inside sendmsg(), so every ack is
+	 * queued by now; wait briefly only if some are still missing.
+	 */
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (acks < expect && poll(&pfd, 1, acks == 0 ? 1000 : 100) > 0) {
+		struct nlmsghdr *nlh;
+		int left;
+
+		r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			if (errno == ENOBUFS) {
+				/* Lost acks: the outcome is unknown. */
+				seterr(err, errlen, "netlink: acks lost (%s)",
+				    strerror(errno));
+				goto fail;
+			}
+			seterr(err, errlen, "netlink recv: %s",
+			    strerror(errno));
+			goto fail;
+		}
+		if (n->debug != NULL)
+			mnl_nlmsg_fprintf(n->debug, buf, (size_t)r,
+			    sizeof(struct nfgenmsg));
+		left = (int)r;
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left);
+		    nlh = mnl_nlmsg_next(nlh, &left)) {
+			const struct nlmsgerr *e;
+			const char *xm;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR ||
+			    nlh->nlmsg_pid != n->portid)
+				continue;
+			acks++;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->error == 0 || first_err != 0)
+				continue;
+			first_err = -e->error;
+			xm = extack_msg(nlh);
+			seterr(err, errlen, "nftables refused %s: %s%s%s%s",
+			    desc_of(n, nlh->nlmsg_seq), strerror(first_err),
+			    xm ? " (" : "", xm ? xm : "", xm ? ")" : "");
+		}
+	}
+	if (first_err != 0) {
+		errno = first_err;
+		goto fail;
+	}
+	if (acks < expect) {
+		seterr(err, errlen, "netlink: %u of %u acks missing",
+		    expect - acks, expect);
+		errno = ETIMEDOUT;
+		goto fail;
+	}
+	free(iov);
+	batch_reset(n);
+	n->stats.transactions++;
+	return 0;
+fail:
+	free(iov);
+	batch_reset(n);
+	n->stats.errors++;
+	return -1;
+}
+
+/* Objects. Each adds one message to the batch. */
+static void
+add_table(struct nft *n, uint16_t type, uint16_t flags)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	if (t == NULL) {
+		n->oom = 1;
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
+	nlh = batch_msg(n, type, flags, "table inet %s", NFT_TABLE);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_batch_update(n->batch);
+	nftnl_table_free(t);
+}
+
+static void
+add_set(struct nft *n, const char *name, uint32_t id, uint32_t flags,
+    uint32_t keytype, uint32_t keylen, const uint8_t *fields)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+
+	if (s == NULL) {
+		n->oom = 1;
+		return;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, keytype);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
+	if (fields != NULL)
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields,
+		    (uint32_t)strlen((const char *)fields));
+	if (keytype == DT_UID) {
+		/* Tell "nft list" the uid is host order (nft's own udata). */
+		struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+
+		if (ud != NULL) {
+			nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER,
+			    NFT_BYTEORDER_HOST);
+			nftnl_set_set_data(s, NFTNL_SET_USERDATA,
+			    nftnl_udata_buf_data(ud),
+			    nftnl_udata_buf_len(ud));
+			nftnl_udata_buf_free(ud);
+		}
+	}
+	nlh = batch_msg(n, NFT_MSG_NEWSET, NLM_F_CREATE, "set %s", name);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_batch_update(n->batch);
+	nftnl_set_free(s);
+}
+
+static void
+add_chain(struct nft *n)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (c == NULL) {
+		n->oom = 1;
+		return;
+	}
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, CHAIN_OUTPUT);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nlh = batch_msg(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain %s",
+	    CHAIN_OUTPUT);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_batch_update(n->batch);
+	nftnl_chain_free(c);
+}
+
+/* Expressions, named after what nft --debug=netlink prints. */
+static void
+e_add(struct nftnl_rule *r, struct nftnl_expr *e, int *oom)
+{
+	if (e == NULL)
+		*oom = 1;
+	else
+		nftnl_rule_add_expr(r, e);
+}
+
+static struct nftnl_expr *
+e_meta(uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	}
+	return e;
+}
+
+static struct nftnl_expr *
+e_ct(uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+	}
+	return e;
+}
+
+static struct nftnl_expr *
+e_cmp(uint32_t op, uint32_t sreg, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return e;
+}
+
+static struct nftnl_expr *
+e_hton(uint32_t reg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("byteorder");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP,
+		    NFT_BYTEORDER_HTON);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 4);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 4);
+	}
+	return e;
+}
+
+static struct nftnl_expr *
+e_payload(uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	}
+	return e;
+}
+
+static struct nftnl_expr *
+e_lookup(const char *set, uint32_t id, uint32_t sreg, bool invert)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	if (e != NULL) {
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, id);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+		if (invert)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS,
+			    NFT_LOOKUP_F_INV);
+	}
+	return e;
+}
+
+static struct nftnl_expr *
+e_verdict(int verdict)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	}
+	return e;
+}
+
+static struct nftnl_expr *
+e_log(uint16_t group, const char *prefix)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("log");
+
+	if (e != NULL) {
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+	}
+	return e;
+}
+
+static struct nftnl_expr *
+e_reject(uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+	}
+	return e;
+}
+
+static struct nftnl_rule *
+rule_new(void)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (r != NULL) {
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN_OUTPUT);
+		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	}
+	return r;
+}
+
+static void
+rule_commit(struct nft *n, struct nftnl_rule *r, int oom, const char *what)
+{
+	struct nlmsghdr *nlh;
+
+	if (r == NULL || oom) {
+		n->oom = 1;
+		nftnl_rule_free(r);
+		return;
+	}
+	nlh = batch_msg(n, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+	    "rule '%s'", what);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_batch_update(n->batch);
+	nftnl_rule_free(r);
+}
+
+/* skuid . daddr @set accept, for one family and one set. */
+static void
+rule_allow(struct nft *n, int family, const char *set, uint32_t id,
+    bool interval)
+{
+	struct nftnl_rule *r = rule_new();
+	uint8_t proto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	int oom = 0;
+	char what[64];
+
+	if (r != NULL) {
+		e_add(r, e_meta(NFT_META_NFPROTO, NFT_REG_1), &oom);
+		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &proto, 1), &oom);
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		if (interval)
+			e_add(r, e_hton(NFT_REG_1), &oom);
+		if (family == AF_INET)
+			e_add(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4,
+			    NFT_REG32_01), &oom);
+		else
+			e_add(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 24, 16,
+			    NFT_REG32_01), &oom);
+		e_add(r, e_lookup(set, id, NFT_REG_1, false), &oom);
+		e_add(r, e_verdict(NF_ACCEPT), &oom);
+	}
+	snprintf(what, sizeof(what), "meta skuid . daddr @%s accept", set);
+	rule_commit(n, r, oom, what);
+}
+
+static void
+build_rules(struct nft *n)
+{
+	uint32_t lo = htonl(n->lay.uid_min), hi = htonl(n->lay.uid_max);
+	uint32_t dir = CT_DIR_REPLY, zero = 0, tcp = IPPROTO_TCP;
+	uint32_t est = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
+	    NF_CT_STATE_BIT(IP_CT_RELATED);
+	uint16_t g = n->lay.nflog_group;
+	struct nftnl_expr *e;
+	struct nftnl_rule *r;
+	int oom = 0;
+
+	/* meta skuid != MIN-MAX accept: system services are not ours. */
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		e_add(r, e_hton(NFT_REG_1), &oom);
+		if ((e = nftnl_expr_alloc("range")) != NULL) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP,
+			    NFT_RANGE_NEQ);
+			nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &lo, 4);
+			nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &hi, 4);
+		}
+		e_add(r, e, &oom);
+		e_add(r, e_verdict(NF_ACCEPT), &oom);
+	}
+	rule_commit(n, r, oom, "meta skuid != app range accept");
+
+	/* Replies of connections an app accepted: only its server ports. */
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_ct(NFT_CT_DIRECTION, NFT_REG_1), &oom);
+		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &dir, 1), &oom);
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG32_01), &oom);
+		e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
+		    NFT_REG32_02), &oom);
+		e_add(r, e_lookup(SET_SERVE, ID_SERVE, NFT_REG_1, false), &oom);
+		e_add(r, e_verdict(NF_ACCEPT), &oom);
+	}
+	rule_commit(n, r, oom, "ct direction reply ... @serve accept");
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_ct(NFT_CT_DIRECTION, NFT_REG_1), &oom);
+		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &dir, 1), &oom);
+		e_add(r, e_log(g, "netd serve "), &oom);
+		e_add(r, e_verdict(NF_DROP), &oom);
+	}
+	rule_commit(n, r, oom, "ct direction reply log drop");
+
+	/* Live connections survive the expiry of the grant that opened them. */
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_ct(NFT_CT_STATE, NFT_REG_1), &oom);
+		if ((e = nftnl_expr_alloc("bitwise")) != NULL) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG,
+			    NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG,
+			    NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &est, 4);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+		}
+		e_add(r, e, &oom);
+		e_add(r, e_cmp(NFT_CMP_NEQ, NFT_REG_1, &zero, 4), &oom);
+		e_add(r, e_verdict(NF_ACCEPT), &oom);
+	}
+	rule_commit(n, r, oom, "ct state established,related accept");
+
+	/* An app uid with no policy reaches nothing. */
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
+		e_add(r, e_log(g, "netd unregistered "), &oom);
+		e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
+		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED), &oom);
+	}
+	rule_commit(n, r, oom, "meta skuid != @apps reject");
+
+	rule_allow(n, AF_INET, SET_ALLOW4, ID_ALLOW4, false);
+	rule_allow(n, AF_INET6, SET_ALLOW6, ID_ALLOW6, false);
+	rule_allow(n, AF_INET, SET_STATIC4, ID_STATIC4, true);
+	rule_allow(n, AF_INET6, SET_STATIC6, ID_STATIC6, true);
+
+	/* Everything else: logged for the event stream, and refused fast. */
+	oom = 0;
+	if ((r = rule_new()) != NULL)
+		e_add(r, e_log(g, "netd deny "), &oom);
+	rule_commit(n, r, oom, "log group");
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG_1), &oom);
+		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &tcp, 1), &oom);
+		e_add(r, e_reject(NFT_REJECT_TCP_RST, 0), &oom);
+	}
+	rule_commit(n, r, oom, "meta l4proto tcp reject with tcp reset");
+	oom = 0;
+	if ((r = rule_new()) != NULL)
+		e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
+		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED), &oom);
+	rule_commit(n, r, oom, "reject with icmpx admin-prohibited");
+}
+
+static void
+build_table(struct nft *n)
+{
+	static const uint8_t f4[] = { 4, 4, 0 }, f6[] = { 4, 16, 0 };
+
+	add_set(n, SET_APPS, ID_APPS, 0, DT_UID, 4, NULL);
+	add_set(n, SET_ALLOW4, ID_ALLOW4, NFT_SET_TIMEOUT,
+	    DT_CONCAT2(DT_UID, DT_IPADDR), sizeof(struct key4), NULL);
+	add_set(n, SET_ALLOW6, ID_ALLOW6, NFT_SET_TIMEOUT,
+	    DT_CONCAT2(DT_UID, DT_IP6ADDR), sizeof(struct key6), NULL);
+	add_set(n, SET_STATIC4, ID_STATIC4, NFT_SET_INTERVAL | NFT_SET_CONCAT,
+	    DT_CONCAT2(DT_UID, DT_IPADDR), sizeof(struct key4), f4);
+	add_set(n, SET_STATIC6, ID_STATIC6, NFT_SET_INTERVAL | NFT_SET_CONCAT,
+	    DT_CONCAT2(DT_UID, DT_IP6ADDR), sizeof(struct key6), f6);
+	add_set(n, SET_SERVE, ID_SERVE, 0,
+	    DT_CONCAT3(DT_UID, DT_INET_PROTO, DT_INET_SERVICE),
+	    sizeof(struct key_serve), NULL);
+	add_chain(n);
+	build_rules(n);
+}
+
+/*
+ * Elements. One message per static entry, so an error names the entry;
+ * grants go ELEMS_PER_MSG to a message.
+ */
+static struct nftnl_set *
+elem_set(const char *name)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (s != NULL) {
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	}
+	return s;
+}
+
+static void
+elem_msg(struct nft *n, struct nftnl_set *s, uint16_t type, uint16_t flags,
+    const char *what)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = batch_msg(n, type, flags, "%s", what);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_batch_update(n->batch);
+}
+
+static struct nftnl_set_elem *
+elem_new(struct nftnl_set *s, const void *key, uint32_t len)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	if (e != NULL) {
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+		nftnl_set_elem_add(s, e);
+	}
+	return e;
+}
+
+/* Interval [first, last] of a prefix, uid in network order. */
+static void
+prefix_range(const struct policy_prefix *p, uid_t uid, void *lo, void *hi)
+{
+	size_t alen = p->family == AF_INET ? 4 : 16, i;
+	uint8_t *a = (uint8_t *)lo + 4, *b = (uint8_t *)hi + 4;
+	uint32_t u = htonl(uid);
+
+	memcpy(lo, &u, 4);
+	memcpy(hi, &u, 4);
+	memcpy(a, p->addr, alen);
+	memcpy(b, p->addr, alen);
+	for (i = 0; i < alen; i++) {
+		unsigned bits = p->plen > i * 8 ? p->plen - i * 8 : 0;
+
+		if (bits < 8)
+			b[i] |= (uint8_t)(0xffu >> bits);
+	}
+}
+
+/* Add (NEWSETELEM) or delete (DELSETELEM) the static part of an app. */
+static void
+app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
+{
+	const struct policy *p = a->pol;
+	uint16_t flags = type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0;
+	uint32_t uid = a->uid;
+	struct nftnl_set *s;
+	char what[160], pfx[64];
+	int fam, proto;
+	size_t i;
+
+	if ((s = elem_set(SET_APPS)) == NULL || elem_new(s, &uid, 4) == NULL)
+		n->oom = 1;
+	else {
+		snprintf(what, sizeof(what), "app '%s' (uid %u)", a->name,
+		    (unsigned)a->uid);
+		elem_msg(n, s, type, flags, what);
+	}
+	nftnl_set_free(s);
+
+	for (fam = AF_INET; fam == AF_INET || fam == AF_INET6;
+	    fam = fam == AF_INET ? AF_INET6 : -1) {
+		for (i = 0; i < policy_prefix_count(p, fam); i++) {
+			const struct policy_prefix *pp;
+			struct key6 lo, hi;
+			struct nftnl_set_elem *e;
+			uint32_t klen = fam == AF_INET ? 8 : 20;
+
+			pp = policy_prefix_get(p, fam, i);
+			prefix_range(pp, a->uid, &lo, &hi);
+			s = elem_set(fam == AF_INET ? SET_STATIC4 :
+			    SET_STATIC6);
+			if (s == NULL || (e = elem_new(s, &lo, klen)) == NULL) {
+				n->oom = 1;
+				nftnl_set_free(s);
+				continue;
+			}
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, &hi,
+			    klen);
+			inet_ntop(fam, pp->addr, pfx, sizeof(pfx));
+			snprintf(what, sizeof(what), "app '%s' (uid %u): "
+			    "Capabilities.AllowedConnections entry \"%s/%u\"",
+			    a->name, (unsigned)a->uid, pfx,
+			    (unsigned)pp->plen);
+			elem_msg(n, s, type, flags, what);
+			nftnl_set_free(s);
+		}
+	}
+
+	for (proto = IPPROTO_TCP; proto == IPPROTO_TCP ||
+	    proto == IPPROTO_UDP;
+	    proto = proto == IPPROTO_TCP ? IPPROTO_UDP : -1) {
+		for (i = 0; i < policy_port_count(p, proto); i++) {
+			struct key_serve k;
+
+			memset(&k, 0, sizeof(k));
+			k.uid = a->uid;
+			k.proto = (uint8_t)proto;
+			k.port = htons(policy_port_get(p, proto, i));
+			s = elem_set(SET_SERVE);
+			if (s == NULL || elem_new(s, &k, sizeof(k)) == NULL) {
+				n->oom = 1;
+				nftnl_set_free(s);
+				continue;
+			}
+			snprintf(what, sizeof(what), "app '%s' (uid %u): "
+			    "Capabilities.Allowed%sServerPorts entry %u",
+			    a->name, (unsigned)a->uid,
+			    proto == IPPROTO_TCP ? "Tcp" : "Udp",
+			    (unsigned)policy_port_get(p, proto, i));
+			elem_msg(n, s, type, flags, what);
+			nftnl_set_free(s);
+		}
+	}
+}
+
+int
+nft_rebuild(struct nft *n, const struct nft_app *apps, size_t napps,
+    char *err, size_t errlen)
+{
+	size_t i;
+
+	if (batch_begin(n) == -1) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	/* Create if absent, so the delete always succeeds; then rebuild. */
+	add_table(n, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	add_table(n, NFT_MSG_DELTABLE, 0);
+	add_table(n, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	build_table(n);
+	for (i = 0; i < napps; i++)
+		app_elems(n, &apps[i], NFT_MSG_NEWSETELEM);
+	return batch_commit(n, err, errlen);
+}
+
+int
+nft_app_add(struct nft *n, const struct nft_app *a, char *err, size_t errlen)
+{
+	if (batch_begin(n) == -1) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	app_elems(n, a, NFT_MSG_NEWSETELEM);
+	return batch_commit(n, err, errlen);
+}
+
+/* Dump a set's elements; cb sees each one. */
+static int
+set_dump(struct nft *n, const char *name,
+    void (*cb)(struct nftnl_set_elem *, void *), void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_set *s = elem_set(name);
+	struct nlmsghdr *nlh;
+	uint32_t seq = n->seq++;
+	ssize_t r;
+	int ret = -1;
+
+	if (s == NULL)
+		return -1;
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
+	    NLM_F_DUMP | NLM_F_ACK, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) == -1)
+		return -1;
+	while ((r = mnl_socket_recvfrom(n->nl, buf, sizeof(buf))) > 0) {
+		int left = (int)r, done = 0;
+
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left);
+		    nlh = mnl_nlmsg_next(nlh, &left)) {
+			struct nftnl_set_elems_iter *it;
+			struct nftnl_set_elem *e;
+
+			if (nlh->nlmsg_seq != seq)
+				continue;
+			if (nlh->nlmsg_type == NLMSG_DONE) {
+				done = 1;
+				ret = 0;
+				continue;
+			}
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e2 =
+				    mnl_nlmsg_get_payload(nlh);
+
+				if (e2->error != 0) {
+					errno = -e2->error;
+					done = 1;
+					ret = -1;
+				}
+				continue;
+			}
+			if ((s = nftnl_set_alloc()) == NULL)
+				continue;
+			if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0 &&
+			    (it = nftnl_set_elems_iter_create(s)) != NULL) {
+				while ((e = nftnl_set_elems_iter_next(it)))
+					cb(e, arg);
+				nftnl_set_elems_iter_destroy(it);
+			}
+			nftnl_set_free(s);
+		}
+		if (done)
+			break;
+	}
+	/* NLM_F_ACK on a dump: one more ack may follow DONE; drain it. */
+	while (recv(mnl_socket_get_fd(n->nl), buf, sizeof(buf),
+	    MSG_DONTWAIT) > 0)
+		;
+	return ret;
+}
+
+struct grant_walk {
+	uid_t			 uid;
+	int			 family;
+	struct nft_grant_info	*v;
+	size_t			 n;
+	size_t			 cap;
+	int			 oom;
+};
+
+static void
+grant_cb(struct nftnl_set_elem *e, void *arg)
+{
+	struct grant_walk *w = arg;
+	const uint8_t *key;
+	uint32_t klen = 0, uid;
+	struct nft_grant_info *g;
+	size_t alen = w->family == AF_INET ? 4 : 16;
+
+	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+	if (key == NULL || klen != 4 + alen)
+		return;
+	memcpy(&uid, key, 4);
+	if (w->uid != (uid_t)-1 && uid != w->uid)
+		return;
+	if (w->n == w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 64;
+
+		if ((g = reallocarray(w->v, ncap, sizeof(*g))) == NULL) {
+			w->oom = 1;
+			return;
+		}
+		w->v = g;
+		w->cap = ncap;
+	}
+	g = &w->v[w->n++];
+	memset(g, 0, sizeof(*g));
+	g->uid = uid;
+	g->family = w->family;
+	memcpy(g->addr, key + 4, alen);
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
+		g->expires_ms = nftnl_set_elem_get_u64(e,
+		    NFTNL_SET_ELEM_EXPIRATION);
+}
+
+ssize_t
+nft_grants_list(struct nft *n, uid_t uid, struct nft_grant_info **out)
+{
+	struct grant_walk w = { .uid = uid };
+
+	w.family = AF_INET;
+	if (set_dump(n, SET_ALLOW4, grant_cb, &w) == -1)
+		goto fail;
+	w.family = AF_INET6;
+	if (set_dump(n, SET_ALLOW6, grant_cb, &w) == -1)
+		goto fail;
+	if (w.oom) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	*out = w.v;
+	return (ssize_t)w.n;
+fail:
+	free(w.v);
+	*out = NULL;
+	return -1;
+}
+
+/* Add n keys to a set, ELEMS_PER_MSG per message. */
+static void
+add_keys(struct nft *n, const char *set, uint16_t type, const void *keys,
+    size_t nkeys, uint32_t klen, uint64_t timeout_ms, const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < nkeys; i += ELEMS_PER_MSG) {
+		size_t j, end = i + ELEMS_PER_MSG < nkeys ? i + ELEMS_PER_MSG :
+		    nkeys;
+		struct nftnl_set *s = elem_set(set);
+
+		if (s == NULL) {
+			n->oom = 1;
+			return;
+		}
+		for (j = i; j < end; j++) {
+			struct nftnl_set_elem *e;
+
+			e = elem_new(s, (const uint8_t *)keys + j * klen, klen);
+			if (e == NULL) {
+				n->oom = 1;
+				break;
+			}
+			if (timeout_ms > 0) {
+				/* The expiration refreshes an existing one. */
+				nftnl_set_elem_set_u64(e,
+				    NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+				nftnl_set_elem_set_u64(e,
+				    NFTNL_SET_ELEM_EXPIRATION, timeout_ms);
+			}
+		}
+		elem_msg(n, s, type, type == NFT_MSG_NEWSETELEM ?
+		    NLM_F_CREATE : 0, what);
+		nftnl_set_free(s);
+	}
+}
+
+int
+nft_app_del(struct nft *n, const struct nft_app *a, char *err, size_t errlen)
+{
+	struct nft_grant_info *g = NULL;
+	ssize_t ng, i;
+	char what[128];
+	int rc;
+
+	/* The kernel holds the grants; read them back to delete them. */
+	if ((ng = nft_grants_list(n, a->uid, &g)) == -1) {
+		seterr(err, errlen, "reading grants of uid %u: %s",
+		    (unsigned)a->uid, strerror(errno));
+		return -1;
+	}
+	if (batch_begin(n) == -1) {
+		free(g);
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	app_elems(n, a, NFT_MSG_DELSETELEM);
+	snprintf(what, sizeof(what), "grants of app '%s' (uid %u)", a->name,
+	    (unsigned)a->uid);
+	for (i = 0; i < ng; i++) {
+		struct key6 k;
+		uint32_t klen = g[i].family == AF_INET ? 8 : 20;
+
+		k.uid = g[i].uid;
+		memcpy(k.addr, g[i].addr, klen - 4);
+		add_keys(n, g[i].family == AF_INET ? SET_ALLOW4 : SET_ALLOW6,
+		    NFT_MSG_DELSETELEM, &k, 1, klen, 0, what);
+	}
+	free(g);
+	rc = batch_commit(n, err, errlen);
+	return rc;
+}
+
+int
+nft_grant(struct nft *n, uid_t uid, int family, const void *addrs,
+    size_t na, uint32_t timeout_ms, char *err, size_t errlen)
+{
+	size_t alen = family == AF_INET ? 4 : 16, klen = 4 + alen, i;
+	uint8_t *keys;
+	char what[96];
+
+	if ((family != AF_INET && family != AF_INET6) || timeout_ms == 0) {
+		seterr(err, errlen, "invalid grant");
+		errno = EINVAL;
+		return -1;
+	}
+	if (na == 0)
+		return 0;
+	if ((keys = calloc(na, klen)) == NULL) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < na; i++) {
+		uint32_t u = uid;
+
+		memcpy(keys + i * klen, &u, 4);
+		memcpy(keys + i * klen + 4, (const uint8_t *)addrs + i * alen,
+		    alen);
+	}
+	snprintf(what, sizeof(what), "grant of %zu address%s to uid %u", na,
+	    na == 1 ? "" : "es", (unsigned)uid);
+	if (batch_begin(n) == -1) {
+		free(keys);
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	add_keys(n, family == AF_INET ? SET_ALLOW4 : SET_ALLOW6,
+	    NFT_MSG_NEWSETELEM, keys, na, (uint32_t)klen, timeout_ms, what);
+	free(keys);
+	if (batch_commit(n, err, errlen) == -1)
+		return -1;
+	n->stats.grants += na;
+	return 0;
+}
