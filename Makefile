@@ -14,6 +14,8 @@ PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
 SBINDIR		?= $(PREFIX)/sbin
 SYSCONFDIR	?= /etc
+UNITDIR		?= /etc/systemd/system
+DOCDIR		?= $(PREFIX)/share/doc/netd
 DESTDIR		?=
 
 # Debian 12 packages the build, the tests and the benchmarks need.
@@ -161,16 +163,24 @@ bench: deps
 	$(MAKE) --no-print-directory $(B)/bench_policy
 	$(B)/bench_policy
 
-install: $(B)/netd $(B)/netctl
-	install -d $(DESTDIR)$(BINDIR)
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(B)/netctl $(DESTDIR)$(BINDIR)/netctl
+	install -m 0755 $(B)/netd $(DESTDIR)$(SBINDIR)/netd
 	install -d $(DESTDIR)$(SYSCONFDIR)/netd/examples
+	[ -e $(DESTDIR)$(SYSCONFDIR)/netd/netd.conf ] || \
+	    install -m 0644 configs/netd.conf $(DESTDIR)$(SYSCONFDIR)/netd/
 	install -m 0644 configs/examples/*.json \
 	    $(DESTDIR)$(SYSCONFDIR)/netd/examples/
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' configs/netd.service \
+	    > $(DESTDIR)$(UNITDIR)/netd.service
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/netctl
-	rm -rf $(DESTDIR)$(SYSCONFDIR)/netd/examples
+	rm -f $(DESTDIR)$(BINDIR)/netctl $(DESTDIR)$(SBINDIR)/netd
+	rm -f $(DESTDIR)$(UNITDIR)/netd.service
+	rm -rf $(DESTDIR)$(SYSCONFDIR)/netd/examples $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build
