@@ -100,10 +100,10 @@ deps:
 	    || exit 1; \
 	fi
 
-# Until the daemon exists the demo shows the manifest checker at work.
+# The manifest checker, then the firewall in network namespaces.
 demo: deps
 	$(MAKE) --no-print-directory all
-	@tests/demo.sh $(B)/netctl
+	@tests/demo.sh $(B)
 
 # Each stage runs in a fresh make so pkg-config sees what deps installed.
 check: deps

@@ -10,8 +10,9 @@
  *   set serve   uid . inet_proto . inet_service     server ports
  *   chain output (hook output, priority filter, policy accept)
  *     meta skuid != MIN-MAX accept                  not an app
- *     ct direction reply skuid . l4proto . th sport @serve accept
- *     ct direction reply log, drop                  serving an unlisted port
+ *     ct direction reply ct state established
+ *         skuid . l4proto . th sport @serve accept
+ *     ct direction reply ct state established log, drop   unlisted port
  *     ct state established,related accept           expiry never cuts
  *     meta skuid != @apps log, reject               unregistered app uid
  *     skuid . daddr @allow4/@allow6/@static4/@static6 accept
@@ -672,11 +673,30 @@ rule_allow(struct nft *n, int family, const char *set, uint32_t id,
 	rule_commit(n, r, oom, what);
 }
 
+/* ct state & mask != 0 */
+static void
+e_ct_state(struct nftnl_rule *r, uint32_t mask, int *oom)
+{
+	static const uint32_t zero = 0;
+	struct nftnl_expr *e;
+
+	e_add(r, e_ct(NFT_CT_STATE, NFT_REG_1), oom);
+	if ((e = nftnl_expr_alloc("bitwise")) != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	}
+	e_add(r, e, oom);
+	e_add(r, e_cmp(NFT_CMP_NEQ, NFT_REG_1, &zero, 4), oom);
+}
+
 static void
 build_rules(struct nft *n)
 {
 	uint32_t lo = htonl(n->lay.uid_min), hi = htonl(n->lay.uid_max);
-	uint32_t dir = CT_DIR_REPLY, zero = 0, tcp = IPPROTO_TCP;
+	uint32_t dir = CT_DIR_REPLY, tcp = IPPROTO_TCP;
 	uint32_t est = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
 	    NF_CT_STATE_BIT(IP_CT_RELATED);
 	uint16_t g = n->lay.nflog_group;
@@ -700,11 +720,16 @@ build_rules(struct nft *n)
 	}
 	rule_commit(n, r, oom, "meta skuid != app range accept");
 
-	/* Replies of connections an app accepted: only its server ports. */
+	/*
+	 * Replies of connections an app accepted: only its server ports.
+	 * Only "established": the resets and ICMP errors the kernel sends
+	 * for rejected packets are "related" and must pass.
+	 */
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
 		e_add(r, e_ct(NFT_CT_DIRECTION, NFT_REG_1), &oom);
 		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &dir, 1), &oom);
+		e_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED), &oom);
 		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
 		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG32_01), &oom);
 		e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
@@ -717,6 +742,7 @@ build_rules(struct nft *n)
 	if ((r = rule_new()) != NULL) {
 		e_add(r, e_ct(NFT_CT_DIRECTION, NFT_REG_1), &oom);
 		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &dir, 1), &oom);
+		e_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED), &oom);
 		e_add(r, e_log(g, "netd serve "), &oom);
 		e_add(r, e_verdict(NF_DROP), &oom);
 	}
@@ -725,18 +751,7 @@ build_rules(struct nft *n)
 	/* Live connections survive the expiry of the grant that opened them. */
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
-		e_add(r, e_ct(NFT_CT_STATE, NFT_REG_1), &oom);
-		if ((e = nftnl_expr_alloc("bitwise")) != NULL) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG,
-			    NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG,
-			    NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
-			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &est, 4);
-			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
-		}
-		e_add(r, e, &oom);
-		e_add(r, e_cmp(NFT_CMP_NEQ, NFT_REG_1, &zero, 4), &oom);
+		e_ct_state(r, est, &oom);
 		e_add(r, e_verdict(NF_ACCEPT), &oom);
 	}
 	rule_commit(n, r, oom, "ct state established,related accept");
