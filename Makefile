@@ -52,7 +52,8 @@ NETCTL_SRCS	= netd/netctl.c
 TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
 		  tests/check_diag.c tests/check_policy.c \
 		  tests/check_manifest.c tests/check_print.c \
-		  tests/check_config.c netd/config.c
+		  tests/check_config.c netd/config.c \
+		  tests/check_nft.c netd/nft.c netd/log.c
 FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat
 BENCH_SRCS	= bench/bench_policy.c
 
@@ -72,7 +73,7 @@ $(B)/obj/%.o: %.c
 
 $(B)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Ipolicy -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Ipolicy -Inetd -MMD -MP -c -o $@ $<
 
 $(B)/libpolicy.a: $(POLICY_OBJS)
 	$(AR) rcs $@ $^
@@ -84,7 +85,8 @@ $(B)/netctl: $(NETCTL_OBJS) $(B)/libpolicy.a
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/unit: $(TEST_OBJS) $(B)/libpolicy.a
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(NETD_LIBS) \
+	    $(CHECK_LIBS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

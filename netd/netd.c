@@ -506,6 +506,7 @@ static int
 reload(struct netd *d, char *err, size_t errlen)
 {
 	struct netd_config nc, old = d->conf;
+	struct nft_layout lay;
 	char e[CONFIG_ERR_MAX];
 	gid_t g;
 
@@ -524,26 +525,18 @@ reload(struct netd *d, char *err, size_t errlen)
 	    old.control_socket);
 	snprintf(d->conf.state_dir, sizeof(d->conf.state_dir), "%s",
 	    old.state_dir);
-	{
-		struct nft_layout lay = { nc.uid_min, nc.uid_max,
-		    (uint16_t)nc.nflog_group };
-		char oe[NFT_ERR_MAX];
-		struct nft *n = nft_open(&lay, oe, sizeof(oe));
-		struct nft *prev = d->nft;
-
-		if (n == NULL) {
-			d->conf = old;
-			snprintf(err, errlen, "%s", oe);
-			return -1;
-		}
-		d->nft = n;
-		if (rebuild(d, err, errlen) == -1) {
-			d->nft = prev;
-			nft_close(n);
-			d->conf = old;
-			return -1;
-		}
-		nft_close(prev);
+	/* The same netlink socket; the old table stays until the commit. */
+	lay.uid_min = nc.uid_min;
+	lay.uid_max = nc.uid_max;
+	lay.nflog_group = (uint16_t)nc.nflog_group;
+	nft_set_layout(d->nft, &lay);
+	if (rebuild(d, err, errlen) == -1) {
+		lay.uid_min = old.uid_min;
+		lay.uid_max = old.uid_max;
+		lay.nflog_group = (uint16_t)old.nflog_group;
+		nft_set_layout(d->nft, &lay);
+		d->conf = old;
+		return -1;
 	}
 	d->admin_gid = g;
 	control_set_admin_gid(d->ctl, g);

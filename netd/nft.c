@@ -80,6 +80,8 @@
 #define BATCH_PAGE	(256 * 1024)
 #define BATCH_OVERRUN	(128 * 1024)
 #define ELEMS_PER_MSG	512		/* keeps a NEWSETELEM under 64 KiB */
+#define MSG_ROOM	2048		/* any message but an element list */
+#define ELEM_ROOM	128		/* one element, with its attributes */
 
 enum set_id {
 	ID_APPS = 1, ID_ALLOW4, ID_ALLOW6, ID_STATIC4, ID_STATIC6, ID_SERVE,
@@ -183,6 +185,12 @@ nft_set_debug(struct nft *n, FILE *fp)
 	n->debug = fp;
 }
 
+void
+nft_set_layout(struct nft *n, const struct nft_layout *lay)
+{
+	n->lay = *lay;
+}
+
 const struct nft_stats *
 nft_get_stats(const struct nft *n)
 {
@@ -222,15 +230,24 @@ batch_begin(struct nft *n)
 }
 
 static struct nlmsghdr *
-batch_msg(struct nft *n, uint16_t type, uint16_t flags, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+batch_msg(struct nft *n, uint16_t type, uint16_t flags, size_t room,
+    const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
+/*
+ * room: an upper bound of the message's size. That much of the batch page
+ * is zeroed first, because libmnl 1.0.4 leaves attribute padding
+ * unwritten and the bytes go to the kernel.
+ */
 static struct nlmsghdr *
-batch_msg(struct nft *n, uint16_t type, uint16_t flags, const char *fmt, ...)
+batch_msg(struct nft *n, uint16_t type, uint16_t flags, size_t room,
+    const char *fmt, ...)
 {
 	char *d = NULL;
 	va_list ap;
 
+	memset(nftnl_batch_buffer(n->batch), 0, room < BATCH_OVERRUN ? room :
+	    BATCH_OVERRUN);
 	if (n->ndesc == n->desc_cap) {
 		size_t ncap = n->desc_cap ? n->desc_cap * 2 : 32;
 		char **nd = reallocarray(n->desc, ncap, sizeof(*nd));
@@ -416,7 +433,8 @@ add_table(struct nft *n, uint16_t type, uint16_t flags)
 		return;
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
-	nlh = batch_msg(n, type, flags, "table inet %s", NFT_TABLE);
+	nlh = batch_msg(n, type, flags, MSG_ROOM, "table inet %s",
+	    NFT_TABLE);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_batch_update(n->batch);
 	nftnl_table_free(t);
@@ -456,7 +474,8 @@ add_set(struct nft *n, const char *name, uint32_t id, uint32_t flags,
 			nftnl_udata_buf_free(ud);
 		}
 	}
-	nlh = batch_msg(n, NFT_MSG_NEWSET, NLM_F_CREATE, "set %s", name);
+	nlh = batch_msg(n, NFT_MSG_NEWSET, NLM_F_CREATE, MSG_ROOM, "set %s",
+	    name);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_batch_update(n->batch);
 	nftnl_set_free(s);
@@ -478,8 +497,8 @@ add_chain(struct nft *n)
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
 	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	nlh = batch_msg(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain %s",
-	    CHAIN_OUTPUT);
+	nlh = batch_msg(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, MSG_ROOM,
+	    "chain %s", CHAIN_OUTPUT);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_batch_update(n->batch);
 	nftnl_chain_free(c);
@@ -638,7 +657,7 @@ rule_commit(struct nft *n, struct nftnl_rule *r, int oom, const char *what)
 		return;
 	}
 	nlh = batch_msg(n, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
-	    "rule '%s'", what);
+	    MSG_ROOM, "rule '%s'", what);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_batch_update(n->batch);
 	nftnl_rule_free(r);
@@ -831,11 +850,12 @@ elem_set(const char *name)
 
 static void
 elem_msg(struct nft *n, struct nftnl_set *s, uint16_t type, uint16_t flags,
-    const char *what)
+    size_t nelem, const char *what)
 {
 	struct nlmsghdr *nlh;
 
-	nlh = batch_msg(n, type, flags, "%s", what);
+	nlh = batch_msg(n, type, flags, MSG_ROOM + nelem * ELEM_ROOM, "%s",
+	    what);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_batch_update(n->batch);
 }
@@ -889,7 +909,7 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
 	else {
 		snprintf(what, sizeof(what), "app '%s' (uid %u)", a->name,
 		    (unsigned)a->uid);
-		elem_msg(n, s, type, flags, what);
+		elem_msg(n, s, type, flags, 1, what);
 	}
 	nftnl_set_free(s);
 
@@ -917,7 +937,7 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
 			    "Capabilities.AllowedConnections entry \"%s/%u\"",
 			    a->name, (unsigned)a->uid, pfx,
 			    (unsigned)pp->plen);
-			elem_msg(n, s, type, flags, what);
+			elem_msg(n, s, type, flags, 1, what);
 			nftnl_set_free(s);
 		}
 	}
@@ -943,7 +963,7 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
 			    a->name, (unsigned)a->uid,
 			    proto == IPPROTO_TCP ? "Tcp" : "Udp",
 			    (unsigned)policy_port_get(p, proto, i));
-			elem_msg(n, s, type, flags, what);
+			elem_msg(n, s, type, flags, 1, what);
 			nftnl_set_free(s);
 		}
 	}
@@ -994,6 +1014,7 @@ set_dump(struct nft *n, const char *name,
 
 	if (s == NULL)
 		return -1;
+	memset(buf, 0, MSG_ROOM);	/* libmnl leaves padding unwritten */
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
 	    NLM_F_DUMP | NLM_F_ACK, seq);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
@@ -1146,7 +1167,7 @@ add_keys(struct nft *n, const char *set, uint16_t type, const void *keys,
 			}
 		}
 		elem_msg(n, s, type, type == NFT_MSG_NEWSETELEM ?
-		    NLM_F_CREATE : 0, what);
+		    NLM_F_CREATE : 0, end - i, what);
 		nftnl_set_free(s);
 	}
 }

@@ -48,6 +48,8 @@ void		 nft_close(struct nft *);
 /* Dump every message sent and received to fp (NULL: off), like nft -d. */
 void		 nft_set_debug(struct nft *, FILE *);
 const struct nft_stats *nft_get_stats(const struct nft *);
+/* The layout the next nft_rebuild() uses (reload). */
+void		 nft_set_layout(struct nft *, const struct nft_layout *);
 
 /*
  * Replace the whole table with the layout and these apps, atomically: the

@@ -4,8 +4,10 @@
  * error yields a policy. Capabilities that are not about networking (Gpio,
  * Uart, ...) are accepted and ignored.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <ctype.h>
@@ -290,6 +292,21 @@ load_connections(struct loader *ld, const json_t *arr)
 		else if (r == 0)
 			report(ld, POLICY_WARNING, path, v,
 			    "duplicate entry (ignored)");
+	}
+	/* Prefixes inside wider ones: said here, dropped by policy_finish. */
+	json_array_foreach(arr, i, v) {
+		struct policy_prefix by;
+		char bys[INET6_ADDRSTRLEN + 8];
+
+		if (!json_is_string(v) || hostpat_parse(json_string_value(v),
+		    json_string_length(v), &hp, why) != HOSTPAT_OK ||
+		    hp.kind != HOSTPAT_PREFIX ||
+		    !policy_prefix_covered(ld->pol, &hp.prefix, &by))
+			continue;
+		snprintf(path, sizeof(path), "%s[%zu]", base, i);
+		hostpat_prefix_str(&by, bys, sizeof(bys));
+		report(ld, POLICY_WARNING, path, v, "inside %s, also listed "
+		    "(ignored)", bys);
 	}
 }
 

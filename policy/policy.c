@@ -180,6 +180,36 @@ cmp_port(const void *a, const void *b)
 	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
+static bool	prefix_match(const struct policy_prefix *, const uint8_t *);
+
+bool
+policy_prefix_covered(const struct policy *p, const struct policy_prefix *x,
+    struct policy_prefix *by)
+{
+	const struct policy_prefixes *l = x->family == AF_INET ? &p->pfx4 :
+	    &p->pfx6;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].plen < x->plen && prefix_match(&l->v[i], x->addr)) {
+			if (by != NULL)
+				*by = l->v[i];
+			return true;
+		}
+	return false;
+}
+
+static void
+prune(const struct policy *p, struct policy_prefixes *l)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < l->n; i++)
+		if (!policy_prefix_covered(p, &l->v[i], NULL))
+			l->v[j++] = l->v[i];
+	l->n = j;
+}
+
 /* qsort(NULL, 0, ...) is undefined: empty lists have no array. */
 static void
 sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
@@ -191,6 +221,8 @@ sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
 void
 policy_finish(struct policy *p)
 {
+	prune(p, &p->pfx4);
+	prune(p, &p->pfx6);
 	sort(p->names, p->nnames, sizeof(*p->names), cmp_name);
 	sort(p->pfx4.v, p->pfx4.n, sizeof(*p->pfx4.v), cmp_prefix);
 	sort(p->pfx6.v, p->pfx6.n, sizeof(*p->pfx6.v), cmp_prefix);

@@ -62,7 +62,14 @@ struct policy	*policy_new(void);
 /* 1 added, 0 duplicate, -1 ENOMEM. */
 int		 policy_add_pattern(struct policy *, const struct hostpat *);
 int		 policy_add_port(struct policy *, int proto, uint16_t port);
-/* Sort the lists into canonical order. */
+/*
+ * True if pfx lies inside another, strictly wider prefix of the policy;
+ * *by gets that prefix. Such entries would overlap in the kernel's
+ * interval sets, so policy_finish() drops them.
+ */
+bool		 policy_prefix_covered(const struct policy *,
+		    const struct policy_prefix *, struct policy_prefix *by);
+/* Drop covered prefixes, sort the lists into canonical order. */
 void		 policy_finish(struct policy *);
 
 /* Diagnostics builder. value is copied; NULL means none. */

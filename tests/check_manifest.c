@@ -38,6 +38,12 @@ static const struct case_ cases[] = {
 	{ MANIFEST("\"AllowedConnections\": [\"a.com\", \"A.com.\"]"), 1,
 	    "t: warning: Capabilities.AllowedConnections[1]: \"A.com.\": "
 	    "duplicate entry (ignored)" },
+	{ MANIFEST("\"AllowedConnections\": [\"10.1.2.3\", \"10.0.0.0/8\", "
+	    "\"2001:db8::/48\", \"2001:db8::/32\"]"), 1,
+	    "t: warning: Capabilities.AllowedConnections[0]: \"10.1.2.3\": "
+	    "inside 10.0.0.0/8, also listed (ignored)\n"
+	    "t: warning: Capabilities.AllowedConnections[2]: \"2001:db8::/48\": "
+	    "inside 2001:db8::/32, also listed (ignored)\n" },
 	{ MANIFEST("\"AllowedTcpServerPorts\": [80]"), 1,
 	    "warning: Capabilities.AllowedTcpServerPorts[0]: 80: Azure Sphere "
 	    "accepts server ports 1024-65535 only" },

@@ -145,6 +145,21 @@ START_TEST(test_many_patterns)
 }
 END_TEST
 
+/* Covered prefixes are dropped: the kernel's interval sets refuse overlap. */
+START_TEST(test_covered)
+{
+	struct policy *c = load_str(MANIFEST("\"AllowedConnections\": ["
+	    "\"10.1.2.3\", \"10.0.0.0/8\", \"10.2.0.0/16\", \"11.0.0.1\"]"),
+	    NULL);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(policy_prefix_count(c, AF_INET), 2);
+	ck_assert_int_eq(policy_prefix_get(c, AF_INET, 0)->plen, 8);
+	ck_assert_int_eq(policy_prefix_get(c, AF_INET, 1)->plen, 32);
+	policy_free(c);
+}
+END_TEST
+
 START_TEST(test_empty)
 {
 	struct policy *e = load_str(MANIFEST(""), NULL);
@@ -172,6 +187,7 @@ policy_suite(void)
 	tcase_add_test(core, test_ports_auth);
 	tcase_add_test(limits, test_many_patterns);
 	tcase_add_test(limits, test_empty);
+	tcase_add_test(limits, test_covered);
 	tcase_set_timeout(limits, 60);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, limits);

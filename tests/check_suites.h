@@ -10,5 +10,6 @@ Suite	*policy_suite(void);
 Suite	*manifest_suite(void);
 Suite	*print_suite(void);
 Suite	*config_suite(void);
+Suite	*nft_suite(void);
 
 #endif /* NETD_TESTS_CHECK_SUITES_H */

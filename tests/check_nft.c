@@ -1,0 +1,230 @@
+/*
+ * netd/nft.c against the real kernel: each test runs in a network
+ * namespace of its own (unshare), so the host's tables are never touched.
+ * Needs root (CAP_NET_ADMIN); otherwise every test says SKIPPED and passes.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "check_suites.h"
+#include "check_util.h"
+#include "nft.h"
+
+static struct nft *n;
+static int skipped;
+
+static void
+setup(void)
+{
+	struct nft_layout lay = { 10000, 59999, 100 };
+	char err[NFT_ERR_MAX];
+
+	skipped = geteuid() != 0 || unshare(CLONE_NEWNET) == -1;
+	if (skipped) {
+		printf("check_nft: SKIPPED (needs root for a network "
+		    "namespace)\n");
+		return;
+	}
+	n = nft_open(&lay, err, sizeof(err));
+	ck_assert_msg(n != NULL, "nft_open: %s", err);
+	ck_assert_msg(nft_rebuild(n, NULL, 0, err, sizeof(err)) == 0,
+	    "rebuild: %s", err);
+}
+
+static void
+teardown(void)
+{
+	nft_close(n);
+	n = NULL;
+}
+
+static uint8_t *
+a4(const char *s, uint8_t *buf)
+{
+	ck_assert_int_eq(inet_pton(AF_INET, s, buf), 1);
+	return buf;
+}
+
+static struct nft_grant_info *
+find(struct nft_grant_info *g, ssize_t ng, uid_t uid, const char *addr)
+{
+	uint8_t a[16];
+	ssize_t i;
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(fam, addr, a), 1);
+	for (i = 0; i < ng; i++)
+		if (g[i].uid == uid && g[i].family == fam &&
+		    memcmp(g[i].addr, a, fam == AF_INET ? 4 : 16) == 0)
+			return &g[i];
+	return NULL;
+}
+
+START_TEST(test_grant_refresh)
+{
+	struct nft_grant_info *g;
+	uint8_t addrs[8], a6[16];
+	char err[NFT_ERR_MAX];
+	ssize_t ng;
+
+	if (skipped)
+		return;
+	a4("198.51.100.7", addrs);
+	a4("198.51.100.8", addrs + 4);
+	ck_assert(nft_grant(n, 10001, AF_INET, addrs, 2, 5000, err,
+	    sizeof(err)) == 0);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::7", a6), 1);
+	ck_assert(nft_grant(n, 10002, AF_INET6, a6, 1, 5000, err,
+	    sizeof(err)) == 0);
+	/* A second grant with a longer timeout refreshes the first. */
+	ck_assert(nft_grant(n, 10001, AF_INET, addrs, 1, 600000, err,
+	    sizeof(err)) == 0);
+	ng = nft_grants_list(n, (uid_t)-1, &g);
+	ck_assert_int_eq(ng, 3);
+	ck_assert_uint_gt(find(g, ng, 10001, "198.51.100.7")->expires_ms,
+	    500000);
+	ck_assert_uint_le(find(g, ng, 10001, "198.51.100.8")->expires_ms,
+	    5000);
+	ck_assert_ptr_nonnull(find(g, ng, 10002, "2001:db8::7"));
+	free(g);
+	ng = nft_grants_list(n, 10002, &g);
+	ck_assert_int_eq(ng, 1);
+	free(g);
+	ck_assert_uint_eq(nft_get_stats(n)->grants, 4);
+	/* Invalid grants are refused before the kernel. */
+	ck_assert_int_eq(nft_grant(n, 10001, AF_UNIX, addrs, 1, 1000, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(nft_grant(n, 10001, AF_INET, addrs, 1, 0, err,
+	    sizeof(err)), -1);
+}
+END_TEST
+
+START_TEST(test_app_add_del)
+{
+	struct policy *p = load_str(MANIFEST("\"AllowedConnections\": ["
+	    "\"10.0.0.0/8\", \"192.0.2.1\", \"2001:db8::/32\", \"a.example\"],"
+	    "\"AllowedTcpServerPorts\": [9000], \"AllowedUdpServerPorts\": "
+	    "[5683]"), NULL);
+	struct nft_app a = { 10001, "app", p };
+	struct nft_grant_info *g;
+	uint8_t addr[4];
+	char err[NFT_ERR_MAX];
+	ssize_t ng;
+
+	if (skipped) {
+		policy_free(p);
+		return;
+	}
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(nft_app_add(n, &a, err, sizeof(err)) == 0, "%s", err);
+	/* Adding the same app again changes nothing and succeeds. */
+	ck_assert_msg(nft_app_add(n, &a, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(nft_grant(n, 10001, AF_INET, a4("198.51.100.1", addr), 1,
+	    60000, err, sizeof(err)) == 0);
+	ck_assert(nft_grant(n, 10002, AF_INET, addr, 1, 60000, err,
+	    sizeof(err)) == 0);
+	ck_assert_msg(nft_app_del(n, &a, err, sizeof(err)) == 0, "%s", err);
+	/* Its grants went with it; another uid's stayed. */
+	ng = nft_grants_list(n, (uid_t)-1, &g);
+	ck_assert_int_eq(ng, 1);
+	ck_assert_uint_eq(g[0].uid, 10002);
+	free(g);
+	/* The table can be rebuilt with the app in one transaction. */
+	ck_assert_msg(nft_rebuild(n, &a, 1, err, sizeof(err)) == 0, "%s",
+	    err);
+	ck_assert_int_eq(nft_grants_list(n, (uid_t)-1, &g), 0);
+	free(g);
+	policy_free(p);
+}
+END_TEST
+
+/* A kernel error names what caused it, and the batch applies nothing. */
+START_TEST(test_error_names_entry)
+{
+	struct policy *p = load_str(MANIFEST("\"AllowedConnections\": ["
+	    "\"192.0.2.1\"]"), NULL);
+	struct nft_app a = { 10001, "app", p };
+	char err[NFT_ERR_MAX];
+	uint64_t errors;
+	uint8_t addr[4];
+
+	if (skipped) {
+		policy_free(p);
+		return;
+	}
+	/* Deleting an app that was never added: its elements are absent. */
+	errors = nft_get_stats(n)->errors;
+	ck_assert_int_eq(nft_app_del(n, &a, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "nftables refused app 'app' (uid 10001)") !=
+	    NULL, "%s", err);
+	ck_assert_msg(strstr(err, "No such file or directory") != NULL, "%s",
+	    err);
+	ck_assert_uint_eq(nft_get_stats(n)->errors, errors + 1);
+	/* With the table gone, a grant fails and says so. */
+	ck_assert_int_eq(system("nft delete table inet netd"), 0);
+	ck_assert_int_eq(nft_grant(n, 10001, AF_INET, a4("192.0.2.9", addr),
+	    1, 1000, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "grant of 1 address to uid 10001") != NULL,
+	    "%s", err);
+	policy_free(p);
+}
+END_TEST
+
+/* 10,000 addresses in one grant: split into messages, one transaction. */
+START_TEST(test_big_grant)
+{
+	uint8_t *addrs = calloc(10000, 4);
+	struct nft_grant_info *g;
+	char err[NFT_ERR_MAX];
+	uint64_t tx;
+	int i;
+
+	if (skipped) {
+		free(addrs);
+		return;
+	}
+	ck_assert_ptr_nonnull(addrs);
+	for (i = 0; i < 10000; i++) {
+		addrs[i * 4] = 10;
+		addrs[i * 4 + 1] = (uint8_t)(i >> 16);
+		addrs[i * 4 + 2] = (uint8_t)(i >> 8);
+		addrs[i * 4 + 3] = (uint8_t)i;
+	}
+	tx = nft_get_stats(n)->transactions;
+	ck_assert_msg(nft_grant(n, 10001, AF_INET, addrs, 10000, 60000, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(nft_get_stats(n)->transactions, tx + 1);
+	ck_assert_int_eq(nft_grants_list(n, 10001, &g), 10000);
+	free(g);
+	free(addrs);
+}
+END_TEST
+
+Suite *
+nft_suite(void)
+{
+	Suite *s = suite_create("nft");
+	TCase *core = tcase_create("Core"), *limits = tcase_create("Limits");
+
+	tcase_add_checked_fixture(core, setup, teardown);
+	tcase_add_test(core, test_grant_refresh);
+	tcase_add_test(core, test_app_add_del);
+	tcase_add_test(core, test_error_names_entry);
+	tcase_add_checked_fixture(limits, setup, teardown);
+	tcase_add_test(limits, test_big_grant);
+	tcase_set_timeout(limits, 60);
+	suite_add_tcase(s, core);
+	suite_add_tcase(s, limits);
+	return s;
+}
