@@ -55,14 +55,15 @@ TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
 		  tests/check_config.c netd/config.c \
 		  tests/check_nft.c netd/nft.c netd/log.c
 FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat
-BENCH_SRCS	= bench/bench_policy.c
+BENCH_SRCS	= bench/bench_policy.c bench/bench_nft.c
 
 POLICY_OBJS	= $(POLICY_SRCS:%.c=$(B)/obj/%.o)
 NETD_OBJS	= $(NETD_SRCS:%.c=$(B)/obj/%.o)
 NETCTL_OBJS	= $(NETCTL_SRCS:%.c=$(B)/obj/%.o)
 TEST_OBJS	= $(TEST_SRCS:%.c=$(B)/obj/%.o)
 
-.PHONY: all deps demo check unit asan valgrind clitest corpus fuzz \
+.PHONY: all deps demo check unit asan valgrind clitest corpus \
+	integration fuzz \
 	fuzz-run bench install uninstall clean
 
 all: $(B)/netd $(B)/netctl
@@ -114,6 +115,7 @@ check: deps
 	$(MAKE) --no-print-directory valgrind
 	$(MAKE) --no-print-directory clitest
 	$(MAKE) --no-print-directory corpus
+	$(MAKE) --no-print-directory integration
 	@echo "make check: all stages passed"
 
 unit: $(B)/unit
@@ -134,6 +136,10 @@ clitest: $(B)/netctl
 
 corpus: $(B)/netctl
 	tests/corpus.sh $(B)/netctl
+
+# Real apps under real uids in network namespaces (root; else SKIPPED).
+integration: all
+	tests/integration/firewall.sh
 
 fuzz:
 	$(MAKE) --no-print-directory B=build/fuzz CC=clang \
@@ -161,9 +167,14 @@ fuzz-run: fuzz
 $(B)/bench_policy: bench/bench_policy.c $(B)/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -Ipolicy -o $@ $^ $(LIBS)
 
+$(B)/bench_nft: bench/bench_nft.c netd/nft.c netd/log.c $(B)/libpolicy.a
+	$(CC) $(ALL_CFLAGS) -Inetd -o $@ $^ $(LIBS) $(NETD_LIBS)
+
 bench: deps
-	$(MAKE) --no-print-directory $(B)/bench_policy
+	$(MAKE) --no-print-directory $(B)/bench_policy $(B)/bench_nft \
+	    $(B)/netd $(B)/netctl
 	$(B)/bench_policy
+	bench/bench_nft.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)

@@ -14,7 +14,7 @@
  *         skuid . l4proto . th sport @serve accept
  *     ct direction reply ct state established log, drop   unlisted port
  *     ct state established,related accept           expiry never cuts
- *     meta skuid != @apps log, reject               unregistered app uid
+ *     meta skuid != @apps log; reject (as below)   unregistered app uid
  *     skuid . daddr @allow4/@allow6/@static4/@static6 accept
  *     log group N; reject (tcp reset, else icmpx admin-prohibited)
  *
@@ -52,6 +52,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include "log.h"
 #include "nft.h"
 #include "policy.h"
 
@@ -65,6 +66,17 @@
 #define NFT_BYTEORDER_HOST	1	/* nft: enum byteorder */
 #define DT_CONCAT2(a, b)	(((a) << DT_BITS) | (b))
 #define DT_CONCAT3(a, b, c)	((((a) << DT_BITS | (b)) << DT_BITS) | (c))
+
+/*
+ * Deletes an element that may be gone already (expired) without failing
+ * the batch. Linux 6.3; Debian 12's headers predate it. netd falls back to
+ * NFT_MSG_DELSETELEM with a retry where the kernel does not know it.
+ */
+#ifndef NFT_MSG_DESTROYSETELEM
+#define NFT_MSG_DESTROYSETELEM	30
+#endif
+#define ACK_ROOM	1024		/* receive buffer per acked message */
+#define DEL_ROUNDS	3
 
 /* enum ip_conntrack_dir: not in the uapi headers Debian ships. */
 #define CT_DIR_REPLY	1
@@ -94,6 +106,8 @@ struct nft {
 	struct nft_layout	 lay;
 	FILE			*debug;
 	struct nft_stats	 stats;
+	int			 rcvbuf;	/* forced size, 0: default */
+	bool			 no_destroy;	/* kernel lacks DESTROYSETELEM */
 
 	/* The batch being built. */
 	struct nftnl_batch	*batch;
@@ -343,6 +357,18 @@ batch_commit(struct nft *n, char *err, size_t errlen)
 		for (i = 0; i < niov; i++)
 			mnl_nlmsg_fprintf(n->debug, iov[i].iov_base,
 			    iov[i].iov_len, sizeof(struct nfgenmsg));
+	}
+	/*
+	 * Every message is acked during sendmsg(): the acks must fit in the
+	 * receive buffer, or they are lost (ENOBUFS) although the kernel
+	 * applied the batch.
+	 */
+	if ((int)(expect * ACK_ROOM) > n->rcvbuf) {
+		int want = (int)(expect * ACK_ROOM) + 64 * 1024;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want,
+		    sizeof(want)) == 0)
+			n->rcvbuf = want;
 	}
 	msg.msg_name = &snl;
 	msg.msg_namelen = sizeof(snl);
@@ -775,12 +801,31 @@ build_rules(struct nft *n)
 	}
 	rule_commit(n, r, oom, "ct state established,related accept");
 
-	/* An app uid with no policy reaches nothing. */
+	/*
+	 * An app uid with no policy reaches nothing: logged, then refused
+	 * like any denial (a TCP reset: ICMPv6 errors are rate-limited, and
+	 * a rate-limited reject leaves a connect waiting for its timeout).
+	 */
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
 		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
 		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
 		e_add(r, e_log(g, "netd unregistered "), &oom);
+	}
+	rule_commit(n, r, oom, "meta skuid != @apps log");
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
+		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG_1), &oom);
+		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &tcp, 1), &oom);
+		e_add(r, e_reject(NFT_REJECT_TCP_RST, 0), &oom);
+	}
+	rule_commit(n, r, oom, "meta skuid != @apps tcp reset");
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
 		e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
 		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED), &oom);
 	}
@@ -1172,40 +1217,117 @@ add_keys(struct nft *n, const char *set, uint16_t type, const void *keys,
 	}
 }
 
+static int
+cmp_grant(const void *a, const void *b)
+{
+	const struct nft_grant_info *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/* One batch: the app's static elements (first round) and the grants. */
+static int
+app_del_round(struct nft *n, const struct nft_app *a, bool statics,
+    struct nft_grant_info *g, size_t ng, char *err, size_t errlen)
+{
+	uint16_t del = n->no_destroy ? NFT_MSG_DELSETELEM :
+	    NFT_MSG_DESTROYSETELEM;
+	uint8_t *k4 = NULL, *k6 = NULL;
+	size_t i, n4 = 0, n6 = 0;
+	char what[128];
+	int rc;
+
+	if (batch_begin(n) == -1) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	if (statics)
+		app_elems(n, a, del);
+	k4 = calloc(ng ? ng : 1, sizeof(struct key4));
+	k6 = calloc(ng ? ng : 1, sizeof(struct key6));
+	if (k4 == NULL || k6 == NULL)
+		n->oom = 1;
+	for (i = 0; i < ng && k4 != NULL && k6 != NULL; i++) {
+		/* The dump may repeat an element: delete each once. */
+		if (i > 0 && cmp_grant(&g[i - 1], &g[i]) == 0)
+			continue;
+		if (g[i].family == AF_INET) {
+			struct key4 *k = (struct key4 *)k4 + n4++;
+
+			k->uid = g[i].uid;
+			memcpy(k->addr, g[i].addr, 4);
+		} else {
+			struct key6 *k = (struct key6 *)k6 + n6++;
+
+			k->uid = g[i].uid;
+			memcpy(k->addr, g[i].addr, 16);
+		}
+	}
+	snprintf(what, sizeof(what), "grants of app '%s' (uid %u)", a->name,
+	    (unsigned)a->uid);
+	if (n4 > 0)
+		add_keys(n, SET_ALLOW4, del, k4, n4, sizeof(struct key4), 0,
+		    what);
+	if (n6 > 0)
+		add_keys(n, SET_ALLOW6, del, k6, n6, sizeof(struct key6), 0,
+		    what);
+	free(k4);
+	free(k6);
+	rc = batch_commit(n, err, errlen);
+	if (rc == -1 && !n->no_destroy && (errno == EOPNOTSUPP ||
+	    errno == EINVAL)) {
+		/* An older kernel: delete, and retry if one expired meanwhile. */
+		log_info("nftables: no DESTROYSETELEM, using DELSETELEM");
+		n->no_destroy = true;
+		return app_del_round(n, a, statics, g, ng, err, errlen);
+	}
+	return rc;
+}
+
 int
 nft_app_del(struct nft *n, const struct nft_app *a, char *err, size_t errlen)
 {
 	struct nft_grant_info *g = NULL;
-	ssize_t ng, i;
-	char what[128];
-	int rc;
+	bool statics = true;
+	ssize_t ng;
+	int round;
 
-	/* The kernel holds the grants; read them back to delete them. */
-	if ((ng = nft_grants_list(n, a->uid, &g)) == -1) {
-		seterr(err, errlen, "reading grants of uid %u: %s",
-		    (unsigned)a->uid, strerror(errno));
-		return -1;
-	}
-	if (batch_begin(n) == -1) {
+	/*
+	 * The kernel holds the grants: read them back to delete them. A dump
+	 * of a set being resized may skip an element, so read again until
+	 * none of the uid's is left.
+	 */
+	for (round = 0; round < DEL_ROUNDS; round++) {
+		if ((ng = nft_grants_list(n, a->uid, &g)) == -1) {
+			seterr(err, errlen, "reading grants of uid %u: %s",
+			    (unsigned)a->uid, strerror(errno));
+			return -1;
+		}
+		if (ng == 0 && !statics) {
+			free(g);
+			return 0;
+		}
+		if (ng > 1)
+			qsort(g, (size_t)ng, sizeof(*g), cmp_grant);
+		if (app_del_round(n, a, statics, g, (size_t)ng, err,
+		    errlen) == 0)
+			statics = false;
+		else if (!n->no_destroy || errno != ENOENT) {
+			free(g);
+			return -1;
+		}
 		free(g);
-		seterr(err, errlen, "out of memory");
+		g = NULL;
+	}
+	if (statics)
 		return -1;
-	}
-	app_elems(n, a, NFT_MSG_DELSETELEM);
-	snprintf(what, sizeof(what), "grants of app '%s' (uid %u)", a->name,
-	    (unsigned)a->uid);
-	for (i = 0; i < ng; i++) {
-		struct key6 k;
-		uint32_t klen = g[i].family == AF_INET ? 8 : 20;
-
-		k.uid = g[i].uid;
-		memcpy(k.addr, g[i].addr, klen - 4);
-		add_keys(n, g[i].family == AF_INET ? SET_ALLOW4 : SET_ALLOW6,
-		    NFT_MSG_DELSETELEM, &k, 1, klen, 0, what);
-	}
+	if ((ng = nft_grants_list(n, a->uid, &g)) > 0)
+		log_warnx("uid %u: %zd grants left after %d rounds",
+		    (unsigned)a->uid, ng, DEL_ROUNDS);
 	free(g);
-	rc = batch_commit(n, err, errlen);
-	return rc;
+	return 0;
 }
 
 int

@@ -163,16 +163,18 @@ START_TEST(test_error_names_entry)
 		policy_free(p);
 		return;
 	}
-	/* Deleting an app that was never added: its elements are absent. */
+	/* Deleting an app that was never added is not an error. */
+	ck_assert_int_eq(nft_app_del(n, &a, err, sizeof(err)), 0);
+	/* With the table gone, adding fails and names the entry. */
+	ck_assert_int_eq(system("nft delete table inet netd"), 0);
 	errors = nft_get_stats(n)->errors;
-	ck_assert_int_eq(nft_app_del(n, &a, err, sizeof(err)), -1);
+	ck_assert_int_eq(nft_app_add(n, &a, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "nftables refused app 'app' (uid 10001)") !=
 	    NULL, "%s", err);
 	ck_assert_msg(strstr(err, "No such file or directory") != NULL, "%s",
 	    err);
 	ck_assert_uint_eq(nft_get_stats(n)->errors, errors + 1);
-	/* With the table gone, a grant fails and says so. */
-	ck_assert_int_eq(system("nft delete table inet netd"), 0);
+	/* And a grant fails and says so. */
 	ck_assert_int_eq(nft_grant(n, 10001, AF_INET, a4("192.0.2.9", addr),
 	    1, 1000, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "grant of 1 address to uid 10001") != NULL,
@@ -211,6 +213,70 @@ START_TEST(test_big_grant)
 }
 END_TEST
 
+/* Hundreds of messages in one batch: every ack fits (SO_RCVBUFFORCE). */
+START_TEST(test_many_apps)
+{
+	struct policy *p = load_str(MANIFEST("\"AllowedConnections\": ["
+	    "\"192.0.2.1\", \"10.0.0.0/8\", \"2001:db8::/32\"],"
+	    "\"AllowedTcpServerPorts\": [9000]"), NULL);
+	struct nft_app *apps = calloc(300, sizeof(*apps));
+	char err[NFT_ERR_MAX];
+	int i;
+
+	if (skipped) {
+		policy_free(p);
+		free(apps);
+		return;
+	}
+	for (i = 0; i < 300; i++) {
+		apps[i].uid = (uid_t)(10000 + i);
+		apps[i].name = "app";
+		apps[i].pol = p;
+	}
+	ck_assert_msg(nft_rebuild(n, apps, 300, err, sizeof(err)) == 0, "%s",
+	    err);
+	ck_assert_msg(nft_rebuild(n, apps, 300, err, sizeof(err)) == 0, "%s",
+	    err);
+	free(apps);
+	policy_free(p);
+}
+END_TEST
+
+/* Deleting an app with many grants leaves none, whatever the dump does. */
+START_TEST(test_del_many_grants)
+{
+	struct policy *p = load_str(MANIFEST(""), NULL);
+	struct nft_app a = { 10001, "app", p };
+	uint8_t *addrs = calloc(1000, 4);
+	struct nft_grant_info *g;
+	char err[NFT_ERR_MAX];
+	int i;
+
+	if (skipped) {
+		policy_free(p);
+		free(addrs);
+		return;
+	}
+	ck_assert(nft_app_add(n, &a, err, sizeof(err)) == 0);
+	for (i = 0; i < 1000; i++) {
+		addrs[i * 4] = 10;
+		addrs[i * 4 + 2] = (uint8_t)(i >> 8);
+		addrs[i * 4 + 3] = (uint8_t)i;
+	}
+	ck_assert(nft_grant(n, 10001, AF_INET, addrs, 1000, 60000, err,
+	    sizeof(err)) == 0);
+	ck_assert(nft_grant(n, 10002, AF_INET, addrs, 10, 60000, err,
+	    sizeof(err)) == 0);
+	ck_assert_msg(nft_app_del(n, &a, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(nft_grants_list(n, 10001, &g), 0);
+	free(g);
+	ck_assert_int_eq(nft_grants_list(n, 10002, &g), 10);
+	free(g);
+	free(addrs);
+	policy_free(p);
+}
+END_TEST
+
 Suite *
 nft_suite(void)
 {
@@ -223,6 +289,8 @@ nft_suite(void)
 	tcase_add_test(core, test_error_names_entry);
 	tcase_add_checked_fixture(limits, setup, teardown);
 	tcase_add_test(limits, test_big_grant);
+	tcase_add_test(limits, test_many_apps);
+	tcase_add_test(limits, test_del_many_grants);
 	tcase_set_timeout(limits, 60);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, limits);
