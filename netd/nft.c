@@ -88,6 +88,7 @@
 #define SET_STATIC6	"static6"
 #define SET_SERVE	"serve"
 #define CHAIN_OUTPUT	"output"
+#define CHAIN_APP	"app"
 
 #define BATCH_PAGE	(256 * 1024)
 #define BATCH_OVERRUN	(128 * 1024)
@@ -507,8 +508,9 @@ add_set(struct nft *n, const char *name, uint32_t id, uint32_t flags,
 	nftnl_set_free(s);
 }
 
+/* The base chain (hooked) or a regular one (hook == -1). */
 static void
-add_chain(struct nft *n)
+add_chain(struct nft *n, const char *name, int hook)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -518,13 +520,15 @@ add_chain(struct nft *n)
 		return;
 	}
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, CHAIN_OUTPUT);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	if (hook != -1) {
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
 	nlh = batch_msg(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, MSG_ROOM,
-	    "chain %s", CHAIN_OUTPUT);
+	    "chain %s", name);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_batch_update(n->batch);
 	nftnl_chain_free(c);
@@ -659,17 +663,24 @@ e_reject(uint32_t type, uint8_t code)
 	return e;
 }
 
+/* A rule of the app chain; rule_new_in() for another chain. */
 static struct nftnl_rule *
-rule_new(void)
+rule_new_in(const char *chain)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 
 	if (r != NULL) {
 		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
-		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN_OUTPUT);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	}
 	return r;
+}
+
+static struct nftnl_rule *
+rule_new(void)
+{
+	return rule_new_in(CHAIN_APP);
 }
 
 static void
@@ -749,26 +760,67 @@ build_rules(struct nft *n)
 	struct nftnl_rule *r;
 	int oom = 0;
 
-	/* meta skuid != MIN-MAX accept: system services are not ours. */
-	if ((r = rule_new()) != NULL) {
+	/*
+	 * output: meta skuid MIN-MAX jump app. A packet with no socket (a
+	 * reset or ICMP error the kernel makes, a TIME_WAIT ack) has no
+	 * skuid, cannot match, and is not touched; nor is any other uid.
+	 */
+	if ((r = rule_new_in(CHAIN_OUTPUT)) != NULL) {
 		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
 		e_add(r, e_hton(NFT_REG_1), &oom);
 		if ((e = nftnl_expr_alloc("range")) != NULL) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP,
-			    NFT_RANGE_NEQ);
+			    NFT_RANGE_EQ);
 			nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &lo, 4);
 			nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &hi, 4);
 		}
 		e_add(r, e, &oom);
-		e_add(r, e_verdict(NF_ACCEPT), &oom);
+		if ((e = nftnl_expr_alloc("immediate")) != NULL) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG,
+			    NFT_REG_VERDICT);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT,
+			    (uint32_t)NFT_JUMP);
+			nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, CHAIN_APP);
+		}
+		e_add(r, e, &oom);
 	}
-	rule_commit(n, r, oom, "meta skuid != app range accept");
+	rule_commit(n, r, oom, "meta skuid app range jump app");
+
+	/*
+	 * An app uid with no policy reaches nothing, not even over a
+	 * connection it opened before it was stopped: logged, then refused
+	 * (a TCP reset: ICMPv6 errors are rate-limited, and a rate-limited
+	 * reject leaves a connect waiting for its timeout).
+	 */
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
+		e_add(r, e_log(g, "netd unregistered "), &oom);
+	}
+	rule_commit(n, r, oom, "meta skuid != @apps log");
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
+		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG_1), &oom);
+		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &tcp, 1), &oom);
+		e_add(r, e_reject(NFT_REJECT_TCP_RST, 0), &oom);
+	}
+	rule_commit(n, r, oom, "meta skuid != @apps tcp reset");
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
+		e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
+		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED), &oom);
+	}
+	rule_commit(n, r, oom, "meta skuid != @apps reject");
 
 	/*
 	 * Replies of connections an app accepted: only its server ports.
-	 * Only "established": the resets and ICMP errors the kernel sends
-	 * for rejected packets are "related" and must pass.
+	 * Only "established": "related" packets (ICMP errors) must pass.
 	 */
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
@@ -800,36 +852,6 @@ build_rules(struct nft *n)
 		e_add(r, e_verdict(NF_ACCEPT), &oom);
 	}
 	rule_commit(n, r, oom, "ct state established,related accept");
-
-	/*
-	 * An app uid with no policy reaches nothing: logged, then refused
-	 * like any denial (a TCP reset: ICMPv6 errors are rate-limited, and
-	 * a rate-limited reject leaves a connect waiting for its timeout).
-	 */
-	oom = 0;
-	if ((r = rule_new()) != NULL) {
-		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
-		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
-		e_add(r, e_log(g, "netd unregistered "), &oom);
-	}
-	rule_commit(n, r, oom, "meta skuid != @apps log");
-	oom = 0;
-	if ((r = rule_new()) != NULL) {
-		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
-		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
-		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG_1), &oom);
-		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &tcp, 1), &oom);
-		e_add(r, e_reject(NFT_REJECT_TCP_RST, 0), &oom);
-	}
-	rule_commit(n, r, oom, "meta skuid != @apps tcp reset");
-	oom = 0;
-	if ((r = rule_new()) != NULL) {
-		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
-		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
-		e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
-		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED), &oom);
-	}
-	rule_commit(n, r, oom, "meta skuid != @apps reject");
 
 	rule_allow(n, AF_INET, SET_ALLOW4, ID_ALLOW4, false);
 	rule_allow(n, AF_INET6, SET_ALLOW6, ID_ALLOW6, false);
@@ -872,7 +894,8 @@ build_table(struct nft *n)
 	add_set(n, SET_SERVE, ID_SERVE, 0,
 	    DT_CONCAT3(DT_UID, DT_INET_PROTO, DT_INET_SERVICE),
 	    sizeof(struct key_serve), NULL);
-	add_chain(n);
+	add_chain(n, CHAIN_OUTPUT, NF_INET_LOCAL_OUT);
+	add_chain(n, CHAIN_APP, -1);
 	build_rules(n);
 }
 
@@ -1014,13 +1037,78 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
 	}
 }
 
+static ssize_t	 grants_read(struct nft *, uid_t, struct nft_grant_info **);
+
+/*
+ * Grants of registered apps go into the new table with the time they had
+ * left: a restart or a reload must not cut an app off from names it has
+ * resolved. Grants of uids that are not apps any more are dropped.
+ */
+static void
+grants_back(struct nft *n, const struct nft_grant_info *g, size_t ng,
+    const struct nft_app *apps, size_t napps)
+{
+	int fam;
+
+	for (fam = AF_INET; fam != -1; fam = fam == AF_INET ? AF_INET6 : -1) {
+		struct nftnl_set *s = NULL;
+		size_t i, j, in_msg = 0;
+
+		for (i = 0; i <= ng; i++) {
+			struct nftnl_set_elem *e;
+			struct key6 k;
+			uint32_t klen = fam == AF_INET ? 8 : 20;
+			bool ours = false;
+
+			if (s != NULL && (i == ng || in_msg == ELEMS_PER_MSG)) {
+				elem_msg(n, s, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+				    in_msg, "grants kept across the rebuild");
+				nftnl_set_free(s);
+				s = NULL;
+				in_msg = 0;
+			}
+			if (i == ng)
+				break;
+			if (g[i].family != fam || g[i].expires_ms == 0)
+				continue;
+			for (j = 0; j < napps && !ours; j++)
+				ours = apps[j].uid == g[i].uid;
+			if (!ours)
+				continue;
+			if (s == NULL && (s = elem_set(fam == AF_INET ?
+			    SET_ALLOW4 : SET_ALLOW6)) == NULL) {
+				n->oom = 1;
+				return;
+			}
+			k.uid = g[i].uid;
+			memcpy(k.addr, g[i].addr, klen - 4);
+			if ((e = elem_new(s, &k, klen)) == NULL) {
+				n->oom = 1;
+				continue;
+			}
+			nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT,
+			    g[i].expires_ms);
+			nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_EXPIRATION,
+			    g[i].expires_ms);
+			in_msg++;
+		}
+	}
+}
+
 int
 nft_rebuild(struct nft *n, const struct nft_app *apps, size_t napps,
     char *err, size_t errlen)
 {
+	struct nft_grant_info *g = NULL;
+	ssize_t ng;
 	size_t i;
+	int rc;
 
+	/* No table yet (first start) means no grants. */
+	if ((ng = grants_read(n, (uid_t)-1, &g)) < 0)
+		ng = 0;
 	if (batch_begin(n) == -1) {
+		free(g);
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
@@ -1031,7 +1119,10 @@ nft_rebuild(struct nft *n, const struct nft_app *apps, size_t napps,
 	build_table(n);
 	for (i = 0; i < napps; i++)
 		app_elems(n, &apps[i], NFT_MSG_NEWSETELEM);
-	return batch_commit(n, err, errlen);
+	grants_back(n, g, (size_t)ng, apps, napps);
+	free(g);
+	rc = batch_commit(n, err, errlen);
+	return rc;
 }
 
 int
@@ -1158,6 +1249,12 @@ grant_cb(struct nftnl_set_elem *e, void *arg)
 
 ssize_t
 nft_grants_list(struct nft *n, uid_t uid, struct nft_grant_info **out)
+{
+	return grants_read(n, uid, out);
+}
+
+static ssize_t
+grants_read(struct nft *n, uid_t uid, struct nft_grant_info **out)
 {
 	struct grant_walk w = { .uid = uid };
 

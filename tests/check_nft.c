@@ -213,6 +213,37 @@ START_TEST(test_big_grant)
 }
 END_TEST
 
+/* A rebuild keeps the grants of registered apps, with their time left. */
+START_TEST(test_rebuild_keeps_grants)
+{
+	struct policy *p = load_str(MANIFEST(""), NULL);
+	struct nft_app a = { 10001, "app", p };
+	struct nft_grant_info *g;
+	uint8_t addr[4];
+	char err[NFT_ERR_MAX];
+	ssize_t ng;
+
+	if (skipped) {
+		policy_free(p);
+		return;
+	}
+	ck_assert(nft_rebuild(n, &a, 1, err, sizeof(err)) == 0);
+	ck_assert(nft_grant(n, 10001, AF_INET, a4("192.0.2.7", addr), 1,
+	    300000, err, sizeof(err)) == 0);
+	ck_assert(nft_grant(n, 10002, AF_INET, addr, 1, 300000, err,
+	    sizeof(err)) == 0);
+	ck_assert_msg(nft_rebuild(n, &a, 1, err, sizeof(err)) == 0, "%s",
+	    err);
+	ng = nft_grants_list(n, (uid_t)-1, &g);
+	ck_assert_int_eq(ng, 1);
+	ck_assert_uint_eq(g[0].uid, 10001);
+	ck_assert_uint_gt(g[0].expires_ms, 290000);
+	ck_assert_uint_le(g[0].expires_ms, 300000);
+	free(g);
+	policy_free(p);
+}
+END_TEST
+
 /* Hundreds of messages in one batch: every ack fits (SO_RCVBUFFORCE). */
 START_TEST(test_many_apps)
 {
@@ -287,6 +318,7 @@ nft_suite(void)
 	tcase_add_test(core, test_grant_refresh);
 	tcase_add_test(core, test_app_add_del);
 	tcase_add_test(core, test_error_names_entry);
+	tcase_add_test(core, test_rebuild_keeps_grants);
 	tcase_add_checked_fixture(limits, setup, teardown);
 	tcase_add_test(limits, test_big_grant);
 	tcase_add_test(limits, test_many_apps);

@@ -29,6 +29,7 @@ chmod 711 "$T"		# uid 65534 must reach the control socket in it
 SOCK=$T/control.sock
 START=$(date +%s.%N)
 
+# shellcheck source=tests/integration/lib.sh
 . "$HERE/lib.sh"
 # Interrupted or out of time: say so, summarize, and let EXIT clean up.
 on_signal() {
@@ -43,7 +44,7 @@ trap 'on_signal "terminated (SIGTERM: killed, or the ${WATCHDOG}s watchdog)" 143
 # A broken daemon can turn every probe into a 2 s timeout: bound the run.
 WATCHDOG=${FW_WATCHDOG:-120}
 "$PY" -c 'import os, sys, time
-time.sleep(int(sys.argv[1])); os.kill(int(sys.argv[2]), 15)' $WATCHDOG $$ &
+time.sleep(int(sys.argv[1])); os.kill(int(sys.argv[2]), 15)' "$WATCHDOG" $$ &
 track $!
 
 for f in "$NETD" "$NETCTL"; do
@@ -56,9 +57,9 @@ P6=2001:db8:1::1		# in alpha's 2001:db8:1::/64
 OTHER4A=192.0.2.2
 OTHER4B=198.51.100.1
 OTHER6=2001:db8:2::1
-ALLOWED=(tcp/$X4/8080 tcp/$P6/8080 udp/$X4/8081 udp/$P6/8081)
-DENIED_TCP=(tcp/$OTHER4A/8080 tcp/$OTHER4B/8080 tcp/$OTHER6/8080)
-DENIED_UDP=(udp/$OTHER4A/8081 udp/$OTHER4B/8081 udp/$OTHER6/8081)
+ALLOWED=("tcp/$X4/8080" "tcp/$P6/8080" "udp/$X4/8081" "udp/$P6/8081")
+DENIED_TCP=("tcp/$OTHER4A/8080" "tcp/$OTHER4B/8080" "tcp/$OTHER6/8080")
+DENIED_UDP=("udp/$OTHER4A/8081" "udp/$OTHER4B/8081" "udp/$OTHER6/8081")
 ALL=("${ALLOWED[@]}" "${DENIED_TCP[@]}" "${DENIED_UDP[@]}")
 
 fatal() {
@@ -95,7 +96,7 @@ start_servers() {
 	mkfifo "$T/servers.out"
 	exec {fd}<>"$T/servers.out"
 	ip netns exec "$INET" "$PY" "$HERE/servers.py" 8080 8081 \
-	    $X4 $OTHER4A $OTHER4B $P6 $OTHER6 >&"$fd" 2>"$T/servers.err" &
+	    $X4 $OTHER4A $OTHER4B $P6 $OTHER6 1>&"$fd" 2>"$T/servers.err" &
 	track $!
 	read -r -t 10 -u "$fd" line && [ "$line" = READY ]
 }
@@ -178,7 +179,10 @@ while [ "$U" = "${AG_UID[alpha]:-}" ] || [ "$U" = "${AG_UID[beta]:-}" ]; do
 	U=$((U + 1))
 done
 probe_uid $U "$T/unreg" "${ALL[@]}"
-for t in "${ALL[@]}"; do expect "$T/unreg" "$t" rejected "uid $U"; done
+for t in "${ALL[@]}"; do
+	case $t in tcp/*) m=refused ;; *) m=rejected ;; esac
+	expect "$T/unreg" "$t" $m "uid $U"
+done
 
 # --- 5. grant expiry -------------------------------------------------------
 echo "# 5. a grant opens an address for a while; open connections outlive it"
@@ -201,8 +205,11 @@ agent_expect gamma tcp/$OTHER4B/8080 refused
 
 # --- 6. netd killed and restarted ------------------------------------------
 echo "# 6. SIGKILL of netd leaves enforcement as it was; a restart restores"
-kill -KILL "$NETD_PID"
-wait "$NETD_PID" 2>/dev/null
+nctl grant fw-beta $OTHER4B 120 >"$T/grantb.out" 2>&1
+check "netctl grant fw-beta $OTHER4B 120 exits 0" test $? = 0 ||
+    diag <"$T/grantb.out"
+agent_expect beta tcp/$OTHER4B/8080 ok
+{ kill -KILL "$NETD_PID"; wait "$NETD_PID"; } 2>/dev/null	# no "Killed" note
 check "netd is gone after SIGKILL" test ! -d "/proc/$NETD_PID"
 nctl status >/dev/null 2>&1
 check "netctl status without netd exits 3" test $? = 3
@@ -213,7 +220,7 @@ agent_expect alpha tcp/$OTHER4A/8080 refused
 agent_expect alpha tcp/$OTHER6/8080 refused
 agent_expect beta tcp/$X4/8080 refused
 probe_uid $U "$T/unreg2" tcp/$X4/8080
-expect "$T/unreg2" tcp/$X4/8080 rejected "uid $U (netd dead)"
+expect "$T/unreg2" tcp/$X4/8080 refused "uid $U (netd dead)"
 probe_root "$T/root2" tcp/$OTHER4B/8080
 expect "$T/root2" tcp/$OTHER4B/8080 ok "root (netd dead)"
 
@@ -234,6 +241,16 @@ agent_expect alpha tcp/$OTHER6/8080 refused
 agent_expect beta tcp/$X4/8080 refused
 agent_expect gamma tcp/$X4/8080 ok
 agent_expect gamma tcp/$OTHER4B/8080 refused
+check "beta's grant was kept across the restart" \
+    test "$(grant_count fw-beta)" = 1
+agent_expect beta tcp/$OTHER4B/8080 ok
+nctl reload >"$T/reload.out" 2>&1
+check "netctl reload exits 0" test $? = 0 || diag <"$T/reload.out"
+check "beta's grant was kept across the reload" \
+    test "$(grant_count fw-beta)" = 1
+agent_expect beta tcp/$OTHER4B/8080 ok
+agent_expect alpha tcp/$X4/8080 ok
+agent_expect alpha tcp/$OTHER4A/8080 refused
 
 # --- 7. the control socket against unprivileged and broken peers -----------
 echo "# 7. unprivileged netctl stop; garbage on the control socket"
@@ -264,11 +281,16 @@ check "a well-formed STATUS from uid 65534 is answered ($r)" \
 # --- 8. app exit and netctl stop --------------------------------------------
 echo "# 8. rules go when the app exits or is stopped"
 agent_expect gamma tcp/$X4/8080 ok
+agent gamma open c2 tcp/$X4/8080
+check "gamma opens a connection to $X4 ($RES)" test "$RES" = OK
 nctl stop fw-gamma >"$T/stop.out" 2>&1
 check "netctl stop fw-gamma (still running) exits 0" test $? = 0 ||
     diag <"$T/stop.out"
 check "fw-gamma no longer listed" app_not_listed fw-gamma
-agent_expect gamma tcp/$X4/8080 rejected
+agent_expect gamma tcp/$X4/8080 refused
+agent gamma send c2
+check "netctl stop cuts gamma's open connection too ($RES)" \
+    test "$RES" != OK
 agent_quit gamma
 agent_quit alpha
 if check "alpha's agent exits on quit (polled, at most 5 s)" \
@@ -279,8 +301,14 @@ fi
 check "netctl apps --json drops fw-alpha (polled, at most 5 s)" \
     wait_for 50 0.1 app_not_listed fw-alpha
 probe_uid "${AG_UID[alpha]:-0}" "$T/alphagone" tcp/$X4/8080 tcp/$P6/8080
-expect "$T/alphagone" tcp/$X4/8080 rejected "alpha's uid ${AG_UID[alpha]:-?} after exit"
-expect "$T/alphagone" tcp/$P6/8080 rejected "alpha's uid ${AG_UID[alpha]:-?} after exit"
+expect "$T/alphagone" tcp/$X4/8080 refused "alpha's uid ${AG_UID[alpha]:-?} after exit"
+expect "$T/alphagone" tcp/$P6/8080 refused "alpha's uid ${AG_UID[alpha]:-?} after exit"
+
+# --- 8b. traffic without a socket is not touched ----------------------------
+echo "# 8b. the device's closed ports still answer with a reset"
+probe_inet "$T/closed" -t 1.5 tcp/192.0.2.100/7 tcp/2001:db8:1::100/7
+expect "$T/closed" tcp/192.0.2.100/7 refused "client in $INET, closed port"
+expect "$T/closed" tcp/2001:db8:1::100/7 refused "client in $INET, closed port"
 
 # --- 9. server ports -------------------------------------------------------
 echo "# 9. an app serves only on its AllowedTcpServerPorts"

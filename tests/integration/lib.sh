@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # AG_* are read by firewall.sh
 # lib.sh: helpers for tests/integration/firewall.sh (sourced, not run).
 #
 # Output is TAP-like: one "ok - ..." or "not ok - ..." line per assertion,
@@ -114,7 +115,7 @@ agent_start() {
 	# Not through nctl: $! must be netctl itself, which becomes the app.
 	ip netns exec "$DEV" "$NETCTL" -s "$SOCK" run --manifest "$manifest" \
 	    "$@" -- "$PY" -c "$PROBE_SRC" agent \
-	    <&"$in" >&"$out" 2>>"$T/ag-$name.err" &
+	    <&"$in" 1>&"$out" 2>>"$T/ag-$name.err" &
 	AG_PID[$name]=$!
 	track $!
 	if read -r -t 10 -u "$out" word uid && [ "$word" = READY ]; then
