@@ -24,7 +24,7 @@ DEB_PKGS	= gcc make pkg-config libjansson-dev check libmnl-dev \
 		  clang libclang-rt-14-dev valgrind
 
 PKGS		= jansson
-NETD_PKGS	= libmnl libnftnl libevent
+NETD_PKGS	= libmnl libnftnl libevent_core
 B		?= build
 
 WARNINGS	= -Wall -Wextra -Werror -Wstrict-prototypes \
