@@ -46,6 +46,7 @@ endif
 
 POLICY_SRCS	= policy/hostpat.c policy/diag.c policy/policy.c \
 		  policy/manifest.c policy/print.c
+DNS_SRCS	= dns/wire.c
 NETD_SRCS	= netd/netd.c netd/config.c netd/control.c netd/apps.c \
 		  netd/nft.c netd/log.c
 NETCTL_SRCS	= netd/netctl.c
@@ -53,11 +54,13 @@ TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
 		  tests/check_diag.c tests/check_policy.c \
 		  tests/check_manifest.c tests/check_print.c \
 		  tests/check_config.c netd/config.c \
-		  tests/check_nft.c netd/nft.c netd/log.c
-FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat
+		  tests/check_nft.c netd/nft.c netd/log.c \
+		  tests/check_wire.c
+FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat fuzz_wire
 BENCH_SRCS	= bench/bench_policy.c bench/bench_nft.c
 
 POLICY_OBJS	= $(POLICY_SRCS:%.c=$(B)/obj/%.o)
+DNS_OBJS	= $(DNS_SRCS:%.c=$(B)/obj/%.o)
 NETD_OBJS	= $(NETD_SRCS:%.c=$(B)/obj/%.o)
 NETCTL_OBJS	= $(NETCTL_SRCS:%.c=$(B)/obj/%.o)
 TEST_OBJS	= $(TEST_SRCS:%.c=$(B)/obj/%.o)
@@ -79,13 +82,16 @@ $(B)/obj/tests/%.o: tests/%.c
 $(B)/libpolicy.a: $(POLICY_OBJS)
 	$(AR) rcs $@ $^
 
+$(B)/libdns.a: $(DNS_OBJS)
+	$(AR) rcs $@ $^
+
 $(B)/netd: $(NETD_OBJS) $(B)/libpolicy.a
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(NETD_LIBS)
 
 $(B)/netctl: $(NETCTL_OBJS) $(B)/libpolicy.a
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/unit: $(TEST_OBJS) $(B)/libpolicy.a
+$(B)/unit: $(TEST_OBJS) $(B)/libpolicy.a $(B)/libdns.a
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(NETD_LIBS) \
 	    $(CHECK_LIBS)
 
@@ -144,13 +150,14 @@ integration: all
 fuzz:
 	$(MAKE) --no-print-directory B=build/fuzz CC=clang \
 	    SAN_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
-	    CFLAGS="-O1 -g" build/fuzz/libpolicy.a
+	    CFLAGS="-O1 -g" build/fuzz/libpolicy.a build/fuzz/libdns.a
 	@for t in $(FUZZ_TARGETS); do \
 	    echo "clang tests/fuzz/$$t.c -> build/fuzz/$$t"; \
 	    clang -std=gnu11 $(WARNINGS) -O1 -g \
 	        -fsanitize=fuzzer,address,undefined \
 	        -Iinclude -Ipolicy $$(pkg-config --cflags jansson) \
 	        -o build/fuzz/$$t tests/fuzz/$$t.c build/fuzz/libpolicy.a \
+	        build/fuzz/libdns.a \
 	        $$(pkg-config --libs jansson) || exit 1; \
 	done
 

@@ -11,5 +11,6 @@ Suite	*manifest_suite(void);
 Suite	*print_suite(void);
 Suite	*config_suite(void);
 Suite	*nft_suite(void);
+Suite	*wire_suite(void);
 
 #endif /* NETD_TESTS_CHECK_SUITES_H */
