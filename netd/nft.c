@@ -110,6 +110,18 @@ struct nft {
 	int			 rcvbuf;	/* forced size, 0: default */
 	bool			 no_destroy;	/* kernel lacks DESTROYSETELEM */
 
+	/*
+	 * The ledger: what each uid was granted, so deleting an app needs no
+	 * dump of the kernel's sets (seconds at 100,000 elements). It may
+	 * hold expired and repeated entries; a delete of those is harmless
+	 * with DESTROYSETELEM. ledger_lost: an entry could not be recorded,
+	 * so deletes read the kernel instead.
+	 */
+	struct ledger		*led;
+	size_t			 nled;
+	size_t			 ledcap;
+	bool			 ledger_lost;
+
 	/* The batch being built. */
 	struct nftnl_batch	*batch;
 	uint32_t		 seq_first;	/* first message with an ack */
@@ -117,6 +129,19 @@ struct nft {
 	size_t			 ndesc;
 	size_t			 desc_cap;
 	int			 oom;
+};
+
+struct ledger_entry {
+	uint64_t	 expires;	/* CLOCK_MONOTONIC, ms */
+	int		 family;
+	uint8_t		 addr[16];
+};
+
+struct ledger {
+	uid_t			 uid;
+	struct ledger_entry	*v;
+	size_t			 n;
+	size_t			 cap;
 };
 
 /* Element keys, laid out as nft registers: each field 32-bit aligned. */
@@ -184,11 +209,14 @@ fail:
 	return NULL;
 }
 
+static void	ledger_reset(struct nft *);
+
 void
 nft_close(struct nft *n)
 {
 	if (n == NULL)
 		return;
+	ledger_reset(n);
 	if (n->nl != NULL)
 		mnl_socket_close(n->nl);
 	free(n);
@@ -1039,6 +1067,133 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
 
 static ssize_t	 grants_read(struct nft *, uid_t, struct nft_grant_info **);
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+ledger_reset(struct nft *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->nled; i++)
+		free(n->led[i].v);
+	free(n->led);
+	n->led = NULL;
+	n->nled = n->ledcap = 0;
+	n->ledger_lost = false;
+}
+
+static struct ledger *
+ledger_find(struct nft *n, uid_t uid, bool create)
+{
+	struct ledger *l;
+	size_t i;
+
+	for (i = 0; i < n->nled; i++)
+		if (n->led[i].uid == uid)
+			return &n->led[i];
+	if (!create)
+		return NULL;
+	if (n->nled == n->ledcap) {
+		size_t ncap = n->ledcap ? n->ledcap * 2 : 16;
+
+		if ((l = reallocarray(n->led, ncap, sizeof(*l))) == NULL)
+			return NULL;
+		n->led = l;
+		n->ledcap = ncap;
+	}
+	l = &n->led[n->nled++];
+	memset(l, 0, sizeof(*l));
+	l->uid = uid;
+	return l;
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+	const struct ledger_entry *x = a, *y = b;
+	int c;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	if ((c = memcmp(x->addr, y->addr, sizeof(x->addr))) != 0)
+		return c;
+	return x->expires < y->expires ? 1 : x->expires > y->expires ? -1 : 0;
+}
+
+/* Drop expired entries and repeats (keeping the latest expiry). */
+static void
+ledger_compact(struct ledger *l, uint64_t now)
+{
+	size_t i, j = 0;
+
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_entry);
+	for (i = 0; i < l->n; i++) {
+		if (l->v[i].expires <= now)
+			continue;
+		if (j > 0 && l->v[j - 1].family == l->v[i].family &&
+		    memcmp(l->v[j - 1].addr, l->v[i].addr, 16) == 0)
+			continue;
+		l->v[j++] = l->v[i];
+	}
+	l->n = j;
+}
+
+static void
+ledger_add(struct nft *n, uid_t uid, int family, const uint8_t *addrs,
+    size_t na, uint32_t timeout_ms)
+{
+	size_t alen = family == AF_INET ? 4 : 16, i;
+	uint64_t now = now_ms();
+	struct ledger *l;
+
+	if (n->ledger_lost || (l = ledger_find(n, uid, true)) == NULL) {
+		n->ledger_lost = true;
+		return;
+	}
+	for (i = 0; i < na; i++) {
+		struct ledger_entry *e;
+
+		if (l->n == l->cap) {
+			ledger_compact(l, now);
+			if (l->n == l->cap || l->n * 2 > l->cap) {
+				size_t ncap = l->cap ? l->cap * 2 : 16;
+
+				e = reallocarray(l->v, ncap, sizeof(*e));
+				if (e == NULL) {
+					n->ledger_lost = true;
+					return;
+				}
+				l->v = e;
+				l->cap = ncap;
+			}
+		}
+		e = &l->v[l->n++];
+		memset(e, 0, sizeof(*e));
+		e->family = family;
+		memcpy(e->addr, addrs + i * alen, alen);
+		e->expires = now + timeout_ms;
+	}
+}
+
+static void
+ledger_drop(struct nft *n, uid_t uid)
+{
+	struct ledger *l = ledger_find(n, uid, false);
+
+	if (l != NULL) {
+		free(l->v);
+		*l = n->led[--n->nled];
+	}
+}
+
 /*
  * Grants of registered apps go into the new table with the time they had
  * left: a restart or a reload must not cut an app off from names it has
@@ -1120,8 +1275,24 @@ nft_rebuild(struct nft *n, const struct nft_app *apps, size_t napps,
 	for (i = 0; i < napps; i++)
 		app_elems(n, &apps[i], NFT_MSG_NEWSETELEM);
 	grants_back(n, g, (size_t)ng, apps, napps);
-	free(g);
 	rc = batch_commit(n, err, errlen);
+	if (rc == 0) {
+		/* The ledger is what the new table holds. */
+		ssize_t k;
+
+		ledger_reset(n);
+		for (k = 0; k < ng; k++) {
+			size_t j;
+
+			for (j = 0; j < napps; j++)
+				if (apps[j].uid == g[k].uid &&
+				    g[k].expires_ms > 0)
+					ledger_add(n, g[k].uid, g[k].family,
+					    g[k].addr, 1,
+					    (uint32_t)g[k].expires_ms);
+		}
+	}
+	free(g);
 	return rc;
 }
 
@@ -1392,9 +1563,39 @@ nft_app_del(struct nft *n, const struct nft_app *a, char *err, size_t errlen)
 	int round;
 
 	/*
-	 * The kernel holds the grants: read them back to delete them. A dump
-	 * of a set being resized may skip an element, so read again until
-	 * none of the uid's is left.
+	 * The ledger knows the grants: one batch, no dump. Entries that
+	 * expired meanwhile are no error for DESTROYSETELEM.
+	 */
+	if (!n->no_destroy && !n->ledger_lost) {
+		struct ledger *l = ledger_find(n, a->uid, false);
+		size_t i, cnt = l ? l->n : 0;
+
+		if ((g = calloc(cnt ? cnt : 1, sizeof(*g))) == NULL) {
+			seterr(err, errlen, "out of memory");
+			return -1;
+		}
+		for (i = 0; i < cnt; i++) {
+			g[i].uid = a->uid;
+			g[i].family = l->v[i].family;
+			memcpy(g[i].addr, l->v[i].addr, 16);
+		}
+		if (cnt > 1)
+			qsort(g, cnt, sizeof(*g), cmp_grant);
+		if (app_del_round(n, a, true, g, cnt, err, errlen) == 0) {
+			free(g);
+			ledger_drop(n, a->uid);
+			return 0;
+		}
+		free(g);
+		g = NULL;
+		if (!n->no_destroy)
+			return -1;
+	}
+
+	/*
+	 * Without the ledger, the kernel holds the grants: read them back to
+	 * delete them. A dump of a set being resized may skip an element, so
+	 * read again until none of the uid's is left.
 	 */
 	for (round = 0; round < DEL_ROUNDS; round++) {
 		if ((ng = nft_grants_list(n, a->uid, &g)) == -1) {
@@ -1420,6 +1621,7 @@ nft_app_del(struct nft *n, const struct nft_app *a, char *err, size_t errlen)
 	}
 	if (statics)
 		return -1;
+	ledger_drop(n, a->uid);
 	if ((ng = nft_grants_list(n, a->uid, &g)) > 0)
 		log_warnx("uid %u: %zd grants left after %d rounds",
 		    (unsigned)a->uid, ng, DEL_ROUNDS);
@@ -1465,6 +1667,7 @@ nft_grant(struct nft *n, uid_t uid, int family, const void *addrs,
 	free(keys);
 	if (batch_commit(n, err, errlen) == -1)
 		return -1;
+	ledger_add(n, uid, family, addrs, na, timeout_ms);
 	n->stats.grants += na;
 	return 0;
 }
