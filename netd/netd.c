@@ -290,23 +290,32 @@ req_apps(struct netd *d)
 	return json_pack("{s:o}", "apps", a);
 }
 
-static json_t *
-req_show(struct netd *d, json_t *req, char *err, size_t errlen)
+/* The running app a request names in "app", or NULL with err filled. */
+static struct app *
+req_app(struct netd *d, json_t *req, char *err, size_t errlen)
 {
 	const char *key = json_string_value(json_object_get(req, "app"));
-	struct nft_grant_info *g = NULL;
-	json_t *o, *grants;
 	struct app *a;
-	ssize_t ng, i;
 
 	if (key == NULL) {
 		snprintf(err, errlen, "malformed request: \"app\" missing");
 		return NULL;
 	}
-	if ((a = apps_find(d->apps, key)) == NULL) {
+	if ((a = apps_find(d->apps, key)) == NULL)
 		snprintf(err, errlen, "no running app '%s'", key);
+	return a;
+}
+
+static json_t *
+req_show(struct netd *d, json_t *req, char *err, size_t errlen)
+{
+	struct nft_grant_info *g = NULL;
+	json_t *o, *grants;
+	struct app *a;
+	ssize_t ng, i;
+
+	if ((a = req_app(d, req, err, errlen)) == NULL)
 		return NULL;
-	}
 	o = app_summary(a);
 	json_object_set_new(o, "allowed_names", str_array(a->pol, 0));
 	json_object_set_new(o, "allowed_ipv4", str_array(a->pol, AF_INET));
@@ -447,18 +456,11 @@ req_register(struct netd *d, json_t *req, const struct control_peer *peer,
 static json_t *
 req_stop(struct netd *d, json_t *req, char *err, size_t errlen)
 {
-	const char *key = json_string_value(json_object_get(req, "app"));
 	struct app *a;
 	json_t *o;
 
-	if (key == NULL) {
-		snprintf(err, errlen, "malformed request: \"app\" missing");
+	if ((a = req_app(d, req, err, errlen)) == NULL)
 		return NULL;
-	}
-	if ((a = apps_find(d->apps, key)) == NULL) {
-		snprintf(err, errlen, "no running app '%s'", key);
-		return NULL;
-	}
 	o = json_pack("{s:s, s:I}", "stopped", a->name, "uid",
 	    (json_int_t)a->uid);
 	app_remove(d, a, "stopped by netctl");
@@ -468,22 +470,19 @@ req_stop(struct netd *d, json_t *req, char *err, size_t errlen)
 static json_t *
 req_grant(struct netd *d, json_t *req, char *err, size_t errlen)
 {
-	const char *key = json_string_value(json_object_get(req, "app"));
 	const char *addr = json_string_value(json_object_get(req, "address"));
 	json_t *js = json_object_get(req, "seconds");
 	uint8_t buf[16];
 	struct app *a;
 	int family;
 
-	if (key == NULL || addr == NULL || !json_is_integer(js)) {
+	if (addr == NULL || !json_is_integer(js)) {
 		snprintf(err, errlen, "malformed request: grant needs \"app\","
 		    " \"address\" and integer \"seconds\"");
 		return NULL;
 	}
-	if ((a = apps_find(d->apps, key)) == NULL) {
-		snprintf(err, errlen, "no running app '%s'", key);
+	if ((a = req_app(d, req, err, errlen)) == NULL)
 		return NULL;
-	}
 	family = strchr(addr, ':') ? AF_INET6 : AF_INET;
 	if (inet_pton(family, addr, buf) != 1) {
 		snprintf(err, errlen, "'%s' is not an IP address", addr);
