@@ -21,7 +21,8 @@ DESTDIR		?=
 # Debian 12 packages the build, the tests and the benchmarks need.
 DEB_PKGS	= gcc make pkg-config libjansson-dev check libmnl-dev \
 		  libnftnl-dev libc-ares-dev libmbedtls-dev libevent-dev \
-		  clang libclang-rt-14-dev valgrind
+		  clang libclang-rt-14-dev valgrind iproute2 nftables \
+		  python3 jq dnsmasq-base util-linux
 
 PKGS		= jansson
 NETD_PKGS	= libmnl libnftnl libevent_core
@@ -48,6 +49,7 @@ POLICY_SRCS	= policy/hostpat.c policy/diag.c policy/policy.c \
 		  policy/manifest.c policy/print.c
 DNS_SRCS	= dns/wire.c
 NETD_SRCS	= netd/netd.c netd/config.c netd/control.c netd/apps.c \
+		  netd/nflog.c \
 		  netd/nft.c netd/log.c
 NETCTL_SRCS	= netd/netctl.c
 TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \

@@ -27,6 +27,9 @@ enum netd_ipc_type {
 	NETD_IPC_RELOAD,	/* {} */
 	NETD_IPC_GRANT,		/* {"app": APP, "address": ADDR, "seconds": N}
 				   what a DNS answer would grant, by hand */
+	NETD_IPC_EVENTS,	/* {["follow": true]}: recent events; with
+				   follow, each new event follows as an
+				   NETD_IPC_OK message until the peer closes */
 	NETD_IPC_TYPE_MAX,
 };
 

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct policy;
@@ -26,6 +27,7 @@ struct app {
 	unsigned long long starttime;	/* /proc/PID/stat field 22 */
 	time_t		 started;
 	int		 pidfd;		/* -1 when not watched */
+	uint64_t	 denied;	/* packets refused (NFLOG) */
 	void		*watch;		/* the daemon's event, or NULL */
 };
 

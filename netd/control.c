@@ -36,6 +36,7 @@ struct control {
 	control_handler		 handler;
 	void			*arg;
 	int			 nclients;
+	struct client		*clients;	/* all, for broadcasts */
 };
 
 struct client {
@@ -43,13 +44,24 @@ struct client {
 	struct bufferevent	*bev;
 	struct control_peer	 peer;
 	int			 closing;
+	struct client		*next;
 };
+
+/* A follower that reads slower than this is dropped, not buffered. */
+#define CONTROL_FOLLOW_MAX	(256 * 1024)
 
 static void	control_dispatch_client(struct bufferevent *, void *);
 
 static void
 client_free(struct client *c)
 {
+	struct client **pp;
+
+	for (pp = &c->ctl->clients; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
 	c->ctl->nclients--;
 	bufferevent_free(c->bev);
 	free(c);
@@ -211,6 +223,9 @@ control_dispatch_client(struct bufferevent *bev, void *arg)
 		else {
 			reply(c, NETD_IPC_OK, res);
 			json_decref(res);
+			/* A follower stays, with no idle timeout. */
+			if (c->peer.follow)
+				bufferevent_set_timeouts(c->bev, NULL, NULL);
 		}
 	}
 }
@@ -274,6 +289,8 @@ control_dispatch_accept(int fd, short ev, void *arg)
 			continue;
 		}
 		ctl->nclients++;
+		c->next = ctl->clients;
+		ctl->clients = c;
 		bufferevent_setcb(c->bev, control_dispatch_client,
 		    client_written, client_event, c);
 		bufferevent_set_timeouts(c->bev, &idle, &idle);
@@ -352,6 +369,26 @@ fail:
 }
 
 void
+control_broadcast(struct control *ctl, json_t *body)
+{
+	struct client *c, *next;
+
+	for (c = ctl->clients; c != NULL; c = next) {
+		next = c->next;
+		if (!c->peer.follow || c->closing)
+			continue;
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    CONTROL_FOLLOW_MAX) {
+			log_warnx("control: follower pid %d too slow, dropped",
+			    (int)c->peer.pid);
+			client_free(c);
+			continue;
+		}
+		reply(c, NETD_IPC_OK, body);
+	}
+}
+
+void
 control_set_admin_gid(struct control *ctl, gid_t gid)
 {
 	ctl->admin_gid = gid;
@@ -362,6 +399,8 @@ control_free(struct control *ctl)
 {
 	if (ctl == NULL)
 		return;
+	while (ctl->clients != NULL)
+		client_free(ctl->clients);
 	if (ctl->ev_accept != NULL)
 		event_free(ctl->ev_accept);
 	if (ctl->ev_pause != NULL)

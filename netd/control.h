@@ -20,6 +20,8 @@ struct control_peer {
 	pid_t	 pid;
 	uid_t	 uid;
 	gid_t	 gid;
+	int	 follow;	/* set by the handler: keep the client, and
+				   send it control_broadcast() messages */
 };
 
 /*
@@ -27,7 +29,7 @@ struct control_peer {
  * or NULL with err filled for an error reply.
  */
 typedef json_t *(*control_handler)(void *arg, int type, json_t *req,
-    const struct control_peer *, char *err, size_t errlen);
+    struct control_peer *, char *err, size_t errlen);
 
 /* admin_gid (gid_t)-1: root only. NULL with err filled on failure. */
 struct control	*control_new(struct event_base *, const char *path,
@@ -35,5 +37,7 @@ struct control	*control_new(struct event_base *, const char *path,
 		    size_t errlen);
 void		 control_free(struct control *);
 void		 control_set_admin_gid(struct control *, gid_t);
+/* Send body as an NETD_IPC_OK message to every following client. */
+void		 control_broadcast(struct control *, json_t *body);
 
 #endif /* NETD_NETD_CONTROL_H */

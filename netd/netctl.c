@@ -54,6 +54,7 @@ static int	cmd_apps(int, char **);
 static int	cmd_show(int, char **);
 static int	cmd_reload(int, char **);
 static int	cmd_grant(int, char **);
+static int	cmd_events(int, char **);
 static void	usage(FILE *);
 
 static const struct command commands[] = {
@@ -65,7 +66,55 @@ static const struct command commands[] = {
 	{ "show", cmd_show, "show [--json] APP" },
 	{ "reload", cmd_reload, "reload [--json]" },
 	{ "grant", cmd_grant, "grant [--json] APP ADDRESS SECONDS" },
+	{ "events", cmd_events, "events [--follow] [--json]" },
 };
+
+/*
+ * One message from netd: the body (caller decrefs) and its type, or NULL
+ * after printing why. timeout_ms -1 waits for ever.
+ */
+static json_t *
+read_msg(int fd, int timeout_ms, int *rtype)
+{
+	struct netd_ipc_hdr h = { 0 };
+	size_t got = 0, want = sizeof(h);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	json_t *reply = NULL;
+	char *buf = NULL;
+
+	while (got < want) {
+		char *tmp;
+		ssize_t n;
+
+		if (poll(&pfd, 1, timeout_ms) != 1) {
+			fprintf(stderr, "netctl: no reply from netd\n");
+			goto done;
+		}
+		if ((tmp = realloc(buf, want)) == NULL)
+			goto done;
+		buf = tmp;
+		if ((n = read(fd, buf + got, want - got)) <= 0) {
+			fprintf(stderr, "netctl: netd closed the connection\n");
+			goto done;
+		}
+		got += (size_t)n;
+		if (got == sizeof(h) && want == sizeof(h)) {
+			memcpy(&h, buf, sizeof(h));
+			if (h.magic != NETD_IPC_MAGIC || h.len > NETD_IPC_MAX) {
+				fprintf(stderr, "netctl: malformed reply\n");
+				goto done;
+			}
+			want += h.len;
+		}
+	}
+	reply = json_loadb(buf + sizeof(h), h.len, 0, NULL);
+	if (reply == NULL)
+		fprintf(stderr, "netctl: malformed reply\n");
+	*rtype = h.type;
+done:
+	free(buf);
+	return reply;
+}
 
 /*
  * One request, one reply. Returns the reply body (caller decrefs) and sets
@@ -77,9 +126,7 @@ request(int type, json_t *body, int *rtype, int *fdp)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct netd_ipc_hdr h = { .magic = NETD_IPC_MAGIC,
 	    .version = NETD_IPC_VERSION, .type = (uint16_t)type };
-	char *s = json_dumps(body, JSON_COMPACT), *buf = NULL;
-	size_t got = 0, want;
-	struct pollfd pfd;
+	char *s = json_dumps(body, JSON_COMPACT);
 	json_t *reply = NULL;
 	int fd;
 
@@ -107,40 +154,8 @@ request(int type, json_t *body, int *rtype, int *fdp)
 		fprintf(stderr, "netctl: send: %s\n", strerror(errno));
 		goto done;
 	}
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	want = sizeof(h);
-	while (got < want) {
-		char *tmp;
-		ssize_t n;
-
-		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) != 1) {
-			fprintf(stderr, "netctl: no reply from netd\n");
-			goto done;
-		}
-		if ((tmp = realloc(buf, want)) == NULL)
-			goto done;
-		buf = tmp;
-		if ((n = read(fd, buf + got, want - got)) <= 0) {
-			fprintf(stderr, "netctl: netd closed the connection\n");
-			goto done;
-		}
-		got += (size_t)n;
-		if (got == sizeof(h) && want == sizeof(h)) {
-			memcpy(&h, buf, sizeof(h));
-			if (h.magic != NETD_IPC_MAGIC || h.len > NETD_IPC_MAX) {
-				fprintf(stderr, "netctl: malformed reply\n");
-				goto done;
-			}
-			want += h.len;
-		}
-	}
-	reply = json_loadb(buf + sizeof(h), h.len, 0, NULL);
-	if (reply == NULL)
-		fprintf(stderr, "netctl: malformed reply\n");
-	*rtype = h.type;
+	reply = read_msg(fd, REPLY_TIMEOUT_MS, rtype);
 done:
-	free(buf);
 	free(s);
 	if (fdp != NULL && reply != NULL)
 		*fdp = fd;
@@ -201,7 +216,7 @@ json_opt(int argc, char **argv, bool *json, const char *use)
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		if (ch == 'j')
 			*json = true;
 		else {
@@ -247,6 +262,7 @@ fmt_status(json_t *r)
 	printf("%-14s %lld\n", "transactions", jint(r, "transactions"));
 	printf("%-14s %lld\n", "errors", jint(r, "errors"));
 	printf("%-14s %lld\n", "registrations", jint(r, "registrations"));
+	printf("%-14s %lld\n", "denied", jint(r, "denied"));
 	printf("%-14s %lld\n", "nflog group", jint(r, "nflog_group"));
 }
 
@@ -301,6 +317,7 @@ fmt_show(json_t *r)
 	printf("%-18s %s\n", "device auth",
 	    json_is_string(json_object_get(r, "device_authentication")) ?
 	    jstr(r, "device_authentication") : "no");
+	printf("%-18s %lld\n", "denied packets", jint(r, "denied"));
 	printf("%-18s %zu\n", "live grants", json_array_size(grants));
 	json_array_foreach(grants, i, g)
 		printf("    %-40s %6.1fs left\n", jstr(g, "address"),
@@ -417,6 +434,99 @@ cmd_grant(int argc, char **argv)
 	return simple("grant", NETD_IPC_GRANT, json_pack("{s:s, s:s, s:I}",
 	    "app", argv[i], "address", argv[i + 1], "seconds",
 	    (json_int_t)sec), json, fmt_grant);
+}
+
+static void
+print_event(json_t *e, bool json)
+{
+	char when[32];
+	time_t t = (time_t)jint(e, "time");
+	struct tm tm;
+
+	if (json) {
+		char *s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+		printf("%s\n", s ? s : "{}");
+		free(s);
+		fflush(stdout);
+		return;
+	}
+	strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&t, &tm));
+	printf("%-8s %-13s %-7lld %-20s %-4s %s port %lld\n", when,
+	    jstr(e, "kind"), jint(e, "uid"), jstr(e, "app"),
+	    jstr(e, "protocol"), jstr(e, "destination"), jint(e, "port"));
+	fflush(stdout);
+}
+
+/*
+ * events: what the rules refused lately; with --follow, every new one as
+ * it happens (one JSON object a line with --json), until interrupted.
+ */
+static int
+cmd_events(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false, follow = false;
+	int ch, rtype = NETD_IPC_ERROR, fd = -1;
+	json_t *reply, *ev, *body;
+	size_t i;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "fjh", opts, NULL)) != -1) {
+		if (ch == 'f')
+			follow = true;
+		else if (ch == 'j')
+			json = true;
+		else {
+			fprintf(ch == 'h' ? stdout : stderr, "usage: netctl "
+			    "events [--follow] [--json]\n");
+			return ch == 'h' ? 0 : EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: netctl events [--follow] [--json]\n");
+		return EXIT_USAGE;
+	}
+	body = json_pack("{s:b}", "follow", follow);
+	reply = request(NETD_IPC_EVENTS, body, &rtype, follow ? &fd : NULL);
+	json_decref(body);
+	if (reply == NULL)
+		return EXIT_NODAEMON;
+	if (rtype != NETD_IPC_OK) {
+		print_error("events", reply, json);
+		json_decref(reply);
+		if (fd != -1)
+			close(fd);
+		return EXIT_REFUSED;
+	}
+	if (json && !follow) {
+		char *s = json_dumps(reply, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER);
+
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	} else {
+		if (!json)
+			printf("%-8s %-13s %-7s %-20s %-4s %s\n", "TIME",
+			    "KIND", "UID", "APP", "PROTO", "DESTINATION");
+		json_array_foreach(json_object_get(reply, "events"), i, ev)
+			print_event(ev, json);
+	}
+	json_decref(reply);
+	if (!follow)
+		return 0;
+	/* Each event is one more message on the same connection. */
+	while ((ev = read_msg(fd, -1, &rtype)) != NULL) {
+		print_event(ev, json);
+		json_decref(ev);
+	}
+	close(fd);
+	return EXIT_NODAEMON;
 }
 
 static char *

@@ -34,6 +34,7 @@
 #include "control.h"
 #include "log.h"
 #include "netd_ipc.h"
+#include "nflog.h"
 #include "nft.h"
 #include "policy.h"
 
@@ -41,6 +42,7 @@
 #define NETD_VERSION "0.0.0"
 #endif
 #define NETD_CONF_DEFAULT	"/etc/netd/netd.conf"
+#define NETD_EVENTS		256	/* recent events kept for netctl */
 
 struct netd {
 	struct netd_config	 conf;
@@ -53,10 +55,17 @@ struct netd {
 	struct control		*ctl;
 	time_t			 started;
 	uint64_t		 registrations;
+	struct nflog		*nflog;
+	json_t			*events[NETD_EVENTS];	/* ring, oldest first */
+	size_t			 nevents;
+	size_t			 event_next;
+	uint64_t		 denied;
 };
 
 static void	 app_watch(struct netd *, struct app *);
 static void	 app_unwatch(struct app *);
+static void	 event_cb(const struct nflog_event *, void *);
+static json_t	*req_events(struct netd *, json_t *, struct control_peer *);
 
 /* "" is root only ((gid_t)-1); a name or a number. 0 or -1. */
 static int
@@ -236,12 +245,13 @@ app_summary(const struct app *a)
 {
 	const struct policy *p = a->pol;
 
-	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I}",
+	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I}",
 	    "name", a->name, "component_id", a->component_id,
 	    "uid", (json_int_t)a->uid, "pid", (json_int_t)a->pid,
 	    "file", a->file, "started", (json_int_t)a->started,
 	    "entries", (json_int_t)(policy_name_count(p) +
-	    policy_prefix_count(p, AF_INET) + policy_prefix_count(p, AF_INET6)));
+	    policy_prefix_count(p, AF_INET) + policy_prefix_count(p, AF_INET6)),
+	    "denied", (json_int_t)a->denied);
 }
 
 static json_t *
@@ -262,7 +272,7 @@ req_status(struct netd *d)
 		    policy_port_count(p, IPPROTO_UDP);
 	}
 	return json_pack("{s:s, s:I, s:I, s:I, s:[I,I], s:I, s:s, "
-	    "s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}",
+	    "s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I}",
 	    "version", NETD_VERSION, "pid", (json_int_t)getpid(),
 	    "uptime", (json_int_t)(time(NULL) - d->started),
 	    "apps", (json_int_t)apps_count(d->apps),
@@ -276,7 +286,8 @@ req_status(struct netd *d)
 	    "transactions", (json_int_t)st->transactions,
 	    "errors", (json_int_t)st->errors,
 	    "grants_total", (json_int_t)st->grants,
-	    "registrations", (json_int_t)d->registrations);
+	    "registrations", (json_int_t)d->registrations,
+	    "denied", (json_int_t)d->denied);
 }
 
 static json_t *
@@ -537,6 +548,14 @@ reload(struct netd *d, char *err, size_t errlen)
 		d->conf = old;
 		return -1;
 	}
+	if (nc.nflog_group != old.nflog_group) {
+		char ne[NFT_ERR_MAX];
+
+		nflog_close(d->nflog);
+		if ((d->nflog = nflog_open(d->base, (uint16_t)nc.nflog_group,
+		    event_cb, d, ne, sizeof(ne))) == NULL)
+			log_warnx("%s: denial events are off", ne);
+	}
 	d->admin_gid = g;
 	control_set_admin_gid(d->ctl, g);
 	log_info("configuration reloaded, %zu apps re-applied",
@@ -545,7 +564,7 @@ reload(struct netd *d, char *err, size_t errlen)
 }
 
 static json_t *
-handle(void *arg, int type, json_t *req, const struct control_peer *peer,
+handle(void *arg, int type, json_t *req, struct control_peer *peer,
     char *err, size_t errlen)
 {
 	struct netd *d = arg;
@@ -563,6 +582,8 @@ handle(void *arg, int type, json_t *req, const struct control_peer *peer,
 		return req_stop(d, req, err, errlen);
 	case NETD_IPC_GRANT:
 		return req_grant(d, req, err, errlen);
+	case NETD_IPC_EVENTS:
+		return req_events(d, req, peer);
 	case NETD_IPC_RELOAD:
 		if (reload(d, err, errlen) == -1)
 			return NULL;
@@ -571,6 +592,61 @@ handle(void *arg, int type, json_t *req, const struct control_peer *peer,
 	}
 	snprintf(err, errlen, "unknown request type %d", type);
 	return NULL;
+}
+
+/*
+ * A packet the rules refused: attributed to its app, counted, kept in the
+ * ring for "netctl events", and sent to every follower.
+ */
+static void
+event_cb(const struct nflog_event *ev, void *arg)
+{
+	struct netd *d = arg;
+	struct app *a = ev->uid == (uid_t)-1 ? NULL :
+	    apps_find_uid(d->apps, ev->uid);
+	char dst[INET6_ADDRSTRLEN];
+	const char *proto;
+	json_t *o;
+
+	inet_ntop(ev->family, ev->daddr, dst, sizeof(dst));
+	proto = ev->proto == IPPROTO_TCP ? "tcp" : ev->proto == IPPROTO_UDP ?
+	    "udp" : ev->proto == IPPROTO_ICMP ? "icmp" :
+	    ev->proto == IPPROTO_ICMPV6 ? "icmpv6" : "other";
+	o = json_pack("{s:I, s:s, s:I, s:o, s:s, s:s, s:I}",
+	    "time", (json_int_t)time(NULL), "kind", ev->kind,
+	    "uid", ev->uid == (uid_t)-1 ? (json_int_t)-1 : (json_int_t)ev->uid,
+	    "app", a ? json_string(a->name) : json_null(),
+	    "protocol", proto, "destination", dst,
+	    "port", (json_int_t)ev->dport);
+	if (o == NULL)
+		return;
+	d->denied++;
+	if (a != NULL)
+		a->denied++;
+	log_debug("denied: uid %d app %s %s %s port %u (%s)", (int)ev->uid,
+	    a ? a->name : "-", proto, dst, (unsigned)ev->dport, ev->kind);
+	json_decref(d->events[d->event_next]);
+	d->events[d->event_next] = json_incref(o);
+	d->event_next = (d->event_next + 1) % NETD_EVENTS;
+	if (d->nevents < NETD_EVENTS)
+		d->nevents++;
+	control_broadcast(d->ctl, o);
+	json_decref(o);
+}
+
+static json_t *
+req_events(struct netd *d, json_t *req, struct control_peer *peer)
+{
+	json_t *a = json_array();
+	size_t i, first = (d->event_next + NETD_EVENTS - d->nevents) %
+	    NETD_EVENTS;
+
+	for (i = 0; i < d->nevents; i++)
+		json_array_append(a, d->events[(first + i) % NETD_EVENTS]);
+	if (json_is_true(json_object_get(req, "follow")))
+		peer->follow = 1;
+	return json_pack("{s:o, s:I}", "events", a, "denied",
+	    (json_int_t)d->denied);
 }
 
 static void
@@ -703,6 +779,11 @@ main(int argc, char *argv[])
 	    handle, &d, err, sizeof(err))) == NULL)
 		fatalx("control socket: %s", err);
 
+	/* Denials from the kernel, for events and counters. */
+	if ((d.nflog = nflog_open(d.base, (uint16_t)d.conf.nflog_group,
+	    event_cb, &d, err, sizeof(err))) == NULL)
+		log_warnx("%s: denial events are off", err);
+
 	ev_hup = evsignal_new(d.base, SIGHUP, netd_dispatch_signal, &d);
 	ev_term = evsignal_new(d.base, SIGTERM, netd_dispatch_signal, &d);
 	ev_int = evsignal_new(d.base, SIGINT, netd_dispatch_signal, &d);
@@ -729,8 +810,11 @@ main(int argc, char *argv[])
 	event_free(ev_hup);
 	event_free(ev_term);
 	event_free(ev_int);
+	nflog_close(d.nflog);
 	control_free(d.ctl);
 	apps_free(d.apps);
+	for (i = 0; i < NETD_EVENTS; i++)
+		json_decref(d.events[i]);
 	nft_close(d.nft);
 	event_base_free(d.base);
 	return 0;

@@ -110,6 +110,9 @@ ip netns exec "$DEV" "${C[@]}" apps
 echo go >"$tmp/go"
 wait $app
 
+step "netctl events: what was refused, and for which app"
+ip netns exec "$DEV" "${C[@]}" events
+
 step "root and system uids are not touched"
 ip netns exec "$DEV" $PY "$tmp/app.py" root http://198.51.100.20/
 

@@ -150,6 +150,27 @@ for t in "${DENIED_TCP[@]}"; do expect "$T/a2" "$t" refused alpha; done
 for t in "${DENIED_UDP[@]}"; do expect "$T/a2" "$t" rejected alpha; done
 check "alpha's rules left with its process (no apps registered)" no_apps
 
+# --- 1b. denials are events ------------------------------------------------
+echo "# 1b. what was refused shows in netctl events"
+nctl events --json >"$T/events.json" 2>&1
+check "netctl events lists alpha's refused tcp to $OTHER4A port 8080" \
+    test "$(jq '[.events[] | select(.app == "fw-alpha" and .kind == "deny"
+    and .protocol == "tcp" and .destination == "'"$OTHER4A"'"
+    and .port == 8080)] | length' "$T/events.json")" -ge 1 ||
+    diag <"$T/events.json"
+check "... and its refused udp to $OTHER6 port 8081" \
+    test "$(jq '[.events[] | select(.app == "fw-alpha" and
+    .protocol == "udp" and .destination == "'"$OTHER6"'"
+    and .port == 8081)] | length' "$T/events.json")" -ge 1
+check "... and nothing it was allowed ($X4)" \
+    test "$(jq '[.events[] | select(.destination == "'"$X4"'")] | length' \
+    "$T/events.json")" = 0
+# A follower sees the next denials as they happen.
+nctl events --follow --json >"$T/follow.json" 2>&1 &
+FOLLOW_PID=$!
+track $FOLLOW_PID
+followed() { grep -q "\"app\":\"$1\"" "$T/follow.json"; }
+
 # --- 2. two apps at once: beta reaches none of alpha's addresses -----------
 echo "# 2. a second registered app, different ComponentId"
 check "agent alpha running (netctl run ... netprobe agent)" \
@@ -164,6 +185,12 @@ done
 agent_expect alpha tcp/$X4/8080 ok
 agent_expect alpha tcp/$P6/8080 ok
 agent_expect alpha tcp/$OTHER4A/8080 refused
+
+check "netctl events --follow saw beta's refusals (polled, at most 5 s)" \
+    wait_for 50 0.1 followed fw-beta
+nctl show fw-beta --json >"$T/beta.json" 2>&1
+check "netctl show counts beta's refused packets" \
+    test "$(jq .denied "$T/beta.json")" -ge 1
 
 # --- 3. root and uids outside the range are untouched ----------------------
 echo "# 3. root and uid 65534 are not apps"
