@@ -68,7 +68,7 @@ NETCTL_OBJS	= $(NETCTL_SRCS:%.c=$(B)/obj/%.o)
 TEST_OBJS	= $(TEST_SRCS:%.c=$(B)/obj/%.o)
 
 .PHONY: all deps demo check unit asan valgrind clitest corpus \
-	integration fuzz \
+	integration democheck fuzz \
 	fuzz-run bench install uninstall clean
 
 all: $(B)/netd $(B)/netctl
@@ -124,6 +124,7 @@ check: deps
 	$(MAKE) --no-print-directory clitest
 	$(MAKE) --no-print-directory corpus
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory democheck
 	@echo "make check: all stages passed"
 
 unit: $(B)/unit
@@ -148,6 +149,9 @@ corpus: $(B)/netctl
 # Real apps under real uids in network namespaces (root; else SKIPPED).
 integration: all
 	tests/integration/firewall.sh
+
+democheck: all
+	tests/demo_check.sh $(B)
 
 fuzz:
 	$(MAKE) --no-print-directory B=build/fuzz CC=clang \

@@ -95,16 +95,15 @@ ip netns exec "$DEV" "${C[@]}" run --manifest $EX/telemetry-tls.json -- \
     $PY "$tmp/app.py" telemetry-tls http://192.0.2.10/ http://198.51.100.20/
 
 step "an administrator grants telemetry-tls 198.51.100.20 for 30 s"
-mkfifo "$tmp/go"
+mkfifo "$tmp/go" "$tmp/up"
+chmod 666 "$tmp/go" "$tmp/up"
+# The command runs only once its rules are in: it says so, then waits.
 ip netns exec "$DEV" "${C[@]}" run --manifest $EX/telemetry-tls.json -- \
-    sh -c "read x <$tmp/go; exec $PY $tmp/app.py telemetry-tls \
-    http://192.0.2.10/ http://198.51.100.20/" &
+    sh -c "echo up >$tmp/up; read x <$tmp/go; exec $PY $tmp/app.py \
+    telemetry-tls http://192.0.2.10/ http://198.51.100.20/" &
 app=$!
-for _ in $(seq 100); do
-	ip netns exec "$DEV" "${C[@]}" show telemetry-tls >/dev/null 2>&1 &&
-	    break
-	sleep 0.05
-done
+pids+=($app)
+read -r _ <"$tmp/up"
 ip netns exec "$DEV" "${C[@]}" grant telemetry-tls 198.51.100.20 30
 ip netns exec "$DEV" "${C[@]}" apps
 echo go >"$tmp/go"

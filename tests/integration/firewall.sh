@@ -83,6 +83,7 @@ setup_net() {
 	ip -n "$DEV" addr add 192.0.2.100/24 dev veth0 &&
 	ip -n "$DEV" addr add 2001:db8:1::100/64 dev veth0 nodad &&
 	ip -n "$DEV" route add 198.51.100.0/24 via $X4 &&
+	ip -n "$DEV" route add 255.255.255.255/32 dev veth0 &&
 	ip -n "$DEV" -6 route add 2001:db8:2::/64 via $P6 &&
 	ip -n "$INET" addr add $X4/24 dev veth0 &&
 	ip -n "$INET" addr add $OTHER4A/24 dev veth0 &&
@@ -150,6 +151,14 @@ for t in "${DENIED_TCP[@]}"; do expect "$T/a2" "$t" refused alpha; done
 for t in "${DENIED_UDP[@]}"; do expect "$T/a2" "$t" rejected alpha; done
 check "alpha's rules left with its process (no apps registered)" no_apps
 
+# UDP broadcast is an IP literal like any other: no DNS needed.
+probe_app "$DATA/bcast.json" "$T/bc" bcast/255.255.255.255/8081 \
+    tcp/$X4/8080
+expect "$T/bc" bcast/255.255.255.255/8081 ok "bcast (255.255.255.255 listed)"
+expect "$T/bc" tcp/$X4/8080 refused "bcast (255.255.255.255 listed)"
+probe_app "$DATA/alpha.json" "$T/bc2" bcast/255.255.255.255/8081
+expect "$T/bc2" bcast/255.255.255.255/8081 rejected "alpha (no broadcast listed)"
+
 # --- 1b. denials are events ------------------------------------------------
 echo "# 1b. what was refused shows in netctl events"
 nctl events --json >"$T/events.json" 2>&1
@@ -163,8 +172,8 @@ check "... and its refused udp to $OTHER6 port 8081" \
     .protocol == "udp" and .destination == "'"$OTHER6"'"
     and .port == 8081)] | length' "$T/events.json")" -ge 1
 check "... and nothing it was allowed ($X4)" \
-    test "$(jq '[.events[] | select(.destination == "'"$X4"'")] | length' \
-    "$T/events.json")" = 0
+    test "$(jq '[.events[] | select(.app == "fw-alpha" and
+    .destination == "'"$X4"'")] | length' "$T/events.json")" = 0
 # A follower sees the next denials as they happen.
 nctl events --follow --json >"$T/follow.json" 2>&1 &
 FOLLOW_PID=$!

@@ -53,7 +53,7 @@ def errname(e):
 
 def parse_target(t):
     proto, addr, port = t.split("/")
-    if proto not in ("tcp", "udp", "tcpread"):
+    if proto not in ("tcp", "udp", "tcpread", "bcast"):
         raise ValueError("bad protocol in " + t)
     return proto, addr, int(port)
 
@@ -100,6 +100,17 @@ def probe(target):
             s.connect((addr, port))
             line = readline(s)
             return "OK" if line.startswith(b"served ") else "BADREPLY"
+        except OSError as e:
+            return errname(e)
+        finally:
+            s.close()
+    if proto == "bcast":
+        # UDP to a broadcast address: sent (OK) or refused by the rules.
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        try:
+            s.sendto(b"ping", (addr, port))
+            return "OK"
         except OSError as e:
             return errname(e)
         finally:
