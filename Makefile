@@ -16,6 +16,7 @@ SBINDIR		?= $(PREFIX)/sbin
 SYSCONFDIR	?= /etc
 UNITDIR		?= /etc/systemd/system
 DOCDIR		?= $(PREFIX)/share/doc/netd
+MANDIR		?= $(PREFIX)/share/man
 DESTDIR		?=
 
 # Debian 12 packages the build, the tests and the benchmarks need.
@@ -57,7 +58,7 @@ TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
 		  tests/check_manifest.c tests/check_print.c \
 		  tests/check_config.c netd/config.c \
 		  tests/check_nft.c netd/nft.c netd/log.c \
-		  tests/check_wire.c
+		  tests/check_wire.c tests/check_apps.c netd/apps.c
 FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat fuzz_wire
 BENCH_SRCS	= bench/bench_policy.c bench/bench_nft.c
 
@@ -202,11 +203,16 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g' configs/netd.service \
 	    > $(DESTDIR)$(UNITDIR)/netd.service
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 man/netd.8 man/netctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/netd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/netctl $(DESTDIR)$(SBINDIR)/netd
 	rm -f $(DESTDIR)$(UNITDIR)/netd.service
 	rm -rf $(DESTDIR)$(SYSCONFDIR)/netd/examples $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(MANDIR)/man8/netd.8 $(DESTDIR)$(MANDIR)/man8/netctl.8 \
+	    $(DESTDIR)$(MANDIR)/man5/netd.conf.5
 
 clean:
 	rm -rf build

@@ -197,8 +197,16 @@ apps_uid_for(struct apps *a, const char *id, uid_t *out, char *err,
 	size_t i;
 	FILE *fp;
 
-	for (i = 0; i < a->nmap; i++)
+	/*
+	 * The latest entry wins. One outside the range (the range changed
+	 * since) is not reused: the rules filter only uids in the range, so
+	 * such an app would run unfiltered. It gets a new uid in the range.
+	 */
+	for (i = a->nmap; i-- > 0;)
 		if (strcmp(a->map[i].id, id) == 0) {
+			if (a->map[i].uid < a->uid_min ||
+			    a->map[i].uid > a->uid_max)
+				break;
 			*out = a->map[i].uid;
 			return 0;
 		}
@@ -234,6 +242,13 @@ apps_uid_for(struct apps *a, const char *id, uid_t *out, char *err,
 	seterr(err, errlen, "no free uid left in %u-%u",
 	    (unsigned)a->uid_min, (unsigned)a->uid_max);
 	return -1;
+}
+
+void
+apps_set_range(struct apps *a, uid_t uid_min, uid_t uid_max)
+{
+	a->uid_min = uid_min;
+	a->uid_max = uid_max;
 }
 
 int

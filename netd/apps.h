@@ -42,6 +42,8 @@ void		 apps_free(struct apps *);
  */
 int		 apps_uid_for(struct apps *, const char *component_id,
 		    uid_t *out, char *err, size_t errlen);
+/* The app uid range changed (reload). */
+void		 apps_set_range(struct apps *, uid_t uid_min, uid_t uid_max);
 /* Which ComponentId owns uid in the map, or NULL. */
 const char	*apps_uid_owner(const struct apps *, uid_t);
 

@@ -204,7 +204,10 @@ simple(const char *cmd, int type, json_t *body, bool json,
 	return rc;
 }
 
-/* [--json] and the rest: returns index of the first operand, or -1. */
+/*
+ * [--json] and the operands: returns the index of the first operand, -1
+ * on a usage error (printed), -2 after printing --help.
+ */
 static int
 json_opt(int argc, char **argv, bool *json, const char *use)
 {
@@ -222,10 +225,21 @@ json_opt(int argc, char **argv, bool *json, const char *use)
 		else {
 			fprintf(ch == 'h' ? stdout : stderr, "usage: netctl "
 			    "%s\n", use);
-			return -1;
+			return ch == 'h' ? -2 : -1;
 		}
 	}
 	return optind;
+}
+
+/* Exit status for json_opt()'s result, or for wrong operands (-3). */
+static int
+opt_exit(int r, const char *use)
+{
+	if (r == -2)
+		return 0;
+	if (r == -3)
+		fprintf(stderr, "usage: netctl %s\n", use);
+	return EXIT_USAGE;
 }
 
 static long long
@@ -331,8 +345,7 @@ cmd_status(int argc, char **argv)
 	int i = json_opt(argc, argv, &json, "status [--json]");
 
 	if (i < 0 || i != argc)
-		return i < 0 && argc > 1 && strcmp(argv[1], "--help") == 0 ?
-		    0 : EXIT_USAGE;
+		return opt_exit(i < 0 ? i : -3, "status [--json]");
 	return simple("status", NETD_IPC_STATUS, json_object(), json,
 	    fmt_status);
 }
@@ -344,7 +357,7 @@ cmd_apps(int argc, char **argv)
 	int i = json_opt(argc, argv, &json, "apps [--json]");
 
 	if (i < 0 || i != argc)
-		return EXIT_USAGE;
+		return opt_exit(i < 0 ? i : -3, "apps [--json]");
 	return simple("apps", NETD_IPC_APPS, json_object(), json, fmt_apps);
 }
 
@@ -354,11 +367,8 @@ cmd_show(int argc, char **argv)
 	bool json = false;
 	int i = json_opt(argc, argv, &json, "show [--json] APP");
 
-	if (i < 0 || i != argc - 1) {
-		if (i >= 0)
-			fprintf(stderr, "usage: netctl show [--json] APP\n");
-		return EXIT_USAGE;
-	}
+	if (i < 0 || i != argc - 1)
+		return opt_exit(i < 0 ? i : -3, "show [--json] APP");
 	return simple("show", NETD_IPC_SHOW, json_pack("{s:s}", "app",
 	    argv[i]), json, fmt_show);
 }
@@ -376,11 +386,8 @@ cmd_stop(int argc, char **argv)
 	bool json = false;
 	int i = json_opt(argc, argv, &json, "stop [--json] APP");
 
-	if (i < 0 || i != argc - 1) {
-		if (i >= 0)
-			fprintf(stderr, "usage: netctl stop [--json] APP\n");
-		return EXIT_USAGE;
-	}
+	if (i < 0 || i != argc - 1)
+		return opt_exit(i < 0 ? i : -3, "stop [--json] APP");
 	return simple("stop", NETD_IPC_STOP, json_pack("{s:s}", "app",
 	    argv[i]), json, fmt_stop);
 }
@@ -398,7 +405,7 @@ cmd_reload(int argc, char **argv)
 	int i = json_opt(argc, argv, &json, "reload [--json]");
 
 	if (i < 0 || i != argc)
-		return EXIT_USAGE;
+		return opt_exit(i < 0 ? i : -3, "reload [--json]");
 	return simple("reload", NETD_IPC_RELOAD, json_object(), json,
 	    fmt_reload);
 }
@@ -419,12 +426,8 @@ cmd_grant(int argc, char **argv)
 	long long sec;
 	char *end;
 
-	if (i < 0)
-		return EXIT_USAGE;
-	if (i != argc - 3) {
-		fprintf(stderr, "usage: netctl %s\n", use);
-		return EXIT_USAGE;
-	}
+	if (i < 0 || i != argc - 3)
+		return opt_exit(i < 0 ? i : -3, use);
 	sec = strtoll(argv[i + 2], &end, 10);
 	if (*end != '\0' || end == argv[i + 2] || sec < 1) {
 		fprintf(stderr, "netctl grant: '%s' is not a number of "
@@ -864,6 +867,10 @@ main(int argc, char *argv[])
 		control_path = argv[2];
 		argc -= 2;
 		argv += 2;
+	}
+	if (argc < 2 || strcmp(argv[1], "-s") == 0) {
+		usage(stderr);
+		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("netctl %s\n", NETD_VERSION);

@@ -526,6 +526,21 @@ reload(struct netd *d, char *err, size_t errlen)
 	}
 	if (resolve_group(nc.admin_group, &g, err, errlen) == -1)
 		return -1;
+	{
+		size_t i;
+
+		for (i = 0; i < apps_count(d->apps); i++) {
+			struct app *a = apps_get(d->apps, i);
+
+			if (a->uid < nc.uid_min || a->uid > nc.uid_max) {
+				snprintf(err, errlen, "app %s runs as uid %u, "
+				    "outside the new app_uid_range %u-%u: stop "
+				    "it first", a->name, (unsigned)a->uid,
+				    (unsigned)nc.uid_min, (unsigned)nc.uid_max);
+				return -1;
+			}
+		}
+	}
 	if (strcmp(nc.control_socket, old.control_socket) != 0 ||
 	    strcmp(nc.state_dir, old.state_dir) != 0)
 		log_warnx("reload: control_socket and state_dir changes take "
@@ -556,6 +571,7 @@ reload(struct netd *d, char *err, size_t errlen)
 		    event_cb, d, ne, sizeof(ne))) == NULL)
 			log_warnx("%s: denial events are off", ne);
 	}
+	apps_set_range(d->apps, nc.uid_min, nc.uid_max);
 	d->admin_gid = g;
 	control_set_admin_gid(d->ctl, g);
 	log_info("configuration reloaded, %zu apps re-applied",
@@ -654,6 +670,16 @@ restore_cb(struct app *a, void *arg)
 {
 	struct netd *d = arg;
 
+	/* Outside the range the rules would not filter it: fail closed. */
+	if (a->uid < d->conf.uid_min || a->uid > d->conf.uid_max) {
+		log_warnx("app %s (pid %d) runs as uid %u, outside the app "
+		    "range %u-%u: not restored, it has no policy", a->name,
+		    (int)a->pid, (unsigned)a->uid, (unsigned)d->conf.uid_min,
+		    (unsigned)d->conf.uid_max);
+		apps_remove(d->apps, a);
+		return;
+	}
+
 	if (apps_add(d->apps, a) == -1)
 		fatal("%s", __func__);
 	log_info("app %s (uid %u, pid %d) restored", a->name,
@@ -685,7 +711,7 @@ netd_dispatch_signal(int sig, short ev, void *arg)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: netd [-dfn] [-c FILE] [-D nft]\n");
+	fprintf(stderr, "usage: netd [-dfnV] [-c FILE] [-D nft]\n");
 	exit(2);
 }
 

@@ -12,5 +12,6 @@ Suite	*print_suite(void);
 Suite	*config_suite(void);
 Suite	*nft_suite(void);
 Suite	*wire_suite(void);
+Suite	*apps_suite(void);
 
 #endif /* NETD_TESTS_CHECK_SUITES_H */
