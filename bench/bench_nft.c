@@ -55,6 +55,7 @@
 
 #include "nft.h"
 #include "policy.h"
+#include "bench.h"
 
 #define UID_MIN_APP	10000
 #define UID_MAX_APP	59999
@@ -159,42 +160,6 @@ die(const char *fmt, ...)
 	if (getpid() != main_pid)
 		_exit(1);
 	exit(1);
-}
-
-static double
-now_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		die("clock_gettime: %s", strerror(errno));
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Nearest rank; sorts v. */
-static double
-percentile(double *v, size_t n, double p)
-{
-	size_t k;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	k = (size_t)(p / 100 * (double)n + 0.999999);
-	return v[k == 0 ? 0 : k - 1];
 }
 
 static void *

@@ -258,11 +258,9 @@ static json_t *
 req_status(struct netd *d)
 {
 	const struct nft_stats *st = nft_get_stats(d->nft);
-	struct nft_grant_info *g = NULL;
-	ssize_t ng = nft_grants_list(d->nft, (uid_t)-1, &g);
+	ssize_t ng = nft_grants_count(d->nft);
 	size_t i, s4 = 0, s6 = 0, srv = 0;
 
-	free(g);
 	for (i = 0; i < apps_count(d->apps); i++) {
 		const struct policy *p = apps_get(d->apps, i)->pol;
 

@@ -1065,7 +1065,63 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
 	}
 }
 
-static ssize_t	 grants_read(struct nft *, uid_t, struct nft_grant_info **);
+
+/*
+ * Grants as elements of allow4/allow6, ELEMS_PER_MSG to a message: added
+ * (NEWSETELEM, each with its expires_ms as timeout and expiration, so an
+ * existing one is refreshed) or deleted. A sorted list may repeat an entry
+ * (a dump does): each goes in once.
+ */
+static void
+put_grants(struct nft *n, uint16_t type, const struct nft_grant_info *g,
+    size_t ng, const char *what)
+{
+	uint16_t flags = type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0;
+	int fam;
+
+	for (fam = AF_INET; fam != -1; fam = fam == AF_INET ? AF_INET6 : -1) {
+		uint32_t klen = fam == AF_INET ? 8 : 20;
+		struct nftnl_set *s = NULL;
+		size_t i, in_msg = 0;
+
+		for (i = 0; i < ng; i++) {
+			struct nftnl_set_elem *e;
+			struct key6 k;
+
+			if (g[i].family != fam || (i > 0 &&
+			    g[i - 1].family == fam && g[i - 1].uid == g[i].uid &&
+			    memcmp(g[i - 1].addr, g[i].addr, 16) == 0))
+				continue;
+			if (s == NULL && (s = elem_set(fam == AF_INET ?
+			    SET_ALLOW4 : SET_ALLOW6)) == NULL) {
+				n->oom = 1;
+				return;
+			}
+			k.uid = g[i].uid;
+			memcpy(k.addr, g[i].addr, klen - 4);
+			if ((e = elem_new(s, &k, klen)) == NULL) {
+				n->oom = 1;
+				break;
+			}
+			if (type == NFT_MSG_NEWSETELEM && g[i].expires_ms > 0) {
+				nftnl_set_elem_set_u64(e,
+				    NFTNL_SET_ELEM_TIMEOUT, g[i].expires_ms);
+				nftnl_set_elem_set_u64(e,
+				    NFTNL_SET_ELEM_EXPIRATION, g[i].expires_ms);
+			}
+			if (++in_msg == ELEMS_PER_MSG) {
+				elem_msg(n, s, type, flags, in_msg, what);
+				nftnl_set_free(s);
+				s = NULL;
+				in_msg = 0;
+			}
+		}
+		if (s != NULL) {
+			elem_msg(n, s, type, flags, in_msg, what);
+			nftnl_set_free(s);
+		}
+	}
+}
 
 static uint64_t
 now_ms(void)
@@ -1183,6 +1239,26 @@ ledger_add(struct nft *n, uid_t uid, int family, const uint8_t *addrs,
 	}
 }
 
+ssize_t
+nft_grants_count(struct nft *n)
+{
+	struct nft_grant_info *g;
+	uint64_t now = now_ms();
+	ssize_t total = 0;
+	size_t i;
+
+	if (n->ledger_lost || n->no_destroy) {
+		total = nft_grants_list(n, (uid_t)-1, &g);
+		free(g);
+		return total;
+	}
+	for (i = 0; i < n->nled; i++) {
+		ledger_compact(&n->led[i], now);
+		total += (ssize_t)n->led[i].n;
+	}
+	return total;
+}
+
 static void
 ledger_drop(struct nft *n, uid_t uid)
 {
@@ -1203,51 +1279,22 @@ static void
 grants_back(struct nft *n, const struct nft_grant_info *g, size_t ng,
     const struct nft_app *apps, size_t napps)
 {
-	int fam;
+	struct nft_grant_info *keep;
+	size_t i, j, nk = 0;
 
-	for (fam = AF_INET; fam != -1; fam = fam == AF_INET ? AF_INET6 : -1) {
-		struct nftnl_set *s = NULL;
-		size_t i, j, in_msg = 0;
-
-		for (i = 0; i <= ng; i++) {
-			struct nftnl_set_elem *e;
-			struct key6 k;
-			uint32_t klen = fam == AF_INET ? 8 : 20;
-			bool ours = false;
-
-			if (s != NULL && (i == ng || in_msg == ELEMS_PER_MSG)) {
-				elem_msg(n, s, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
-				    in_msg, "grants kept across the rebuild");
-				nftnl_set_free(s);
-				s = NULL;
-				in_msg = 0;
-			}
-			if (i == ng)
-				break;
-			if (g[i].family != fam || g[i].expires_ms == 0)
-				continue;
-			for (j = 0; j < napps && !ours; j++)
-				ours = apps[j].uid == g[i].uid;
-			if (!ours)
-				continue;
-			if (s == NULL && (s = elem_set(fam == AF_INET ?
-			    SET_ALLOW4 : SET_ALLOW6)) == NULL) {
-				n->oom = 1;
-				return;
-			}
-			k.uid = g[i].uid;
-			memcpy(k.addr, g[i].addr, klen - 4);
-			if ((e = elem_new(s, &k, klen)) == NULL) {
-				n->oom = 1;
-				continue;
-			}
-			nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT,
-			    g[i].expires_ms);
-			nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_EXPIRATION,
-			    g[i].expires_ms);
-			in_msg++;
-		}
+	if ((keep = calloc(ng ? ng : 1, sizeof(*keep))) == NULL) {
+		n->oom = 1;
+		return;
 	}
+	for (i = 0; i < ng; i++)
+		for (j = 0; j < napps; j++)
+			if (apps[j].uid == g[i].uid && g[i].expires_ms > 0) {
+				keep[nk++] = g[i];
+				break;
+			}
+	put_grants(n, NFT_MSG_NEWSETELEM, keep, nk,
+	    "grants kept across the rebuild");
+	free(keep);
 }
 
 int
@@ -1260,7 +1307,7 @@ nft_rebuild(struct nft *n, const struct nft_app *apps, size_t napps,
 	int rc;
 
 	/* No table yet (first start) means no grants. */
-	if ((ng = grants_read(n, (uid_t)-1, &g)) < 0)
+	if ((ng = nft_grants_list(n, (uid_t)-1, &g)) < 0)
 		ng = 0;
 	if (batch_begin(n) == -1) {
 		free(g);
@@ -1421,12 +1468,6 @@ grant_cb(struct nftnl_set_elem *e, void *arg)
 ssize_t
 nft_grants_list(struct nft *n, uid_t uid, struct nft_grant_info **out)
 {
-	return grants_read(n, uid, out);
-}
-
-static ssize_t
-grants_read(struct nft *n, uid_t uid, struct nft_grant_info **out)
-{
 	struct grant_walk w = { .uid = uid };
 
 	w.family = AF_INET;
@@ -1447,43 +1488,6 @@ fail:
 	return -1;
 }
 
-/* Add n keys to a set, ELEMS_PER_MSG per message. */
-static void
-add_keys(struct nft *n, const char *set, uint16_t type, const void *keys,
-    size_t nkeys, uint32_t klen, uint64_t timeout_ms, const char *what)
-{
-	size_t i;
-
-	for (i = 0; i < nkeys; i += ELEMS_PER_MSG) {
-		size_t j, end = i + ELEMS_PER_MSG < nkeys ? i + ELEMS_PER_MSG :
-		    nkeys;
-		struct nftnl_set *s = elem_set(set);
-
-		if (s == NULL) {
-			n->oom = 1;
-			return;
-		}
-		for (j = i; j < end; j++) {
-			struct nftnl_set_elem *e;
-
-			e = elem_new(s, (const uint8_t *)keys + j * klen, klen);
-			if (e == NULL) {
-				n->oom = 1;
-				break;
-			}
-			if (timeout_ms > 0) {
-				/* The expiration refreshes an existing one. */
-				nftnl_set_elem_set_u64(e,
-				    NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
-				nftnl_set_elem_set_u64(e,
-				    NFTNL_SET_ELEM_EXPIRATION, timeout_ms);
-			}
-		}
-		elem_msg(n, s, type, type == NFT_MSG_NEWSETELEM ?
-		    NLM_F_CREATE : 0, end - i, what);
-		nftnl_set_free(s);
-	}
-}
 
 static int
 cmp_grant(const void *a, const void *b)
@@ -1502,8 +1506,6 @@ app_del_round(struct nft *n, const struct nft_app *a, bool statics,
 {
 	uint16_t del = n->no_destroy ? NFT_MSG_DELSETELEM :
 	    NFT_MSG_DESTROYSETELEM;
-	uint8_t *k4 = NULL, *k6 = NULL;
-	size_t i, n4 = 0, n6 = 0;
 	char what[128];
 	int rc;
 
@@ -1513,36 +1515,9 @@ app_del_round(struct nft *n, const struct nft_app *a, bool statics,
 	}
 	if (statics)
 		app_elems(n, a, del);
-	k4 = calloc(ng ? ng : 1, sizeof(struct key4));
-	k6 = calloc(ng ? ng : 1, sizeof(struct key6));
-	if (k4 == NULL || k6 == NULL)
-		n->oom = 1;
-	for (i = 0; i < ng && k4 != NULL && k6 != NULL; i++) {
-		/* The dump may repeat an element: delete each once. */
-		if (i > 0 && cmp_grant(&g[i - 1], &g[i]) == 0)
-			continue;
-		if (g[i].family == AF_INET) {
-			struct key4 *k = (struct key4 *)k4 + n4++;
-
-			k->uid = g[i].uid;
-			memcpy(k->addr, g[i].addr, 4);
-		} else {
-			struct key6 *k = (struct key6 *)k6 + n6++;
-
-			k->uid = g[i].uid;
-			memcpy(k->addr, g[i].addr, 16);
-		}
-	}
 	snprintf(what, sizeof(what), "grants of app '%s' (uid %u)", a->name,
 	    (unsigned)a->uid);
-	if (n4 > 0)
-		add_keys(n, SET_ALLOW4, del, k4, n4, sizeof(struct key4), 0,
-		    what);
-	if (n6 > 0)
-		add_keys(n, SET_ALLOW6, del, k6, n6, sizeof(struct key6), 0,
-		    what);
-	free(k4);
-	free(k6);
+	put_grants(n, del, g, ng, what);
 	rc = batch_commit(n, err, errlen);
 	if (rc == -1 && !n->no_destroy && (errno == EOPNOTSUPP ||
 	    errno == EINVAL)) {
@@ -1633,8 +1608,8 @@ int
 nft_grant(struct nft *n, uid_t uid, int family, const void *addrs,
     size_t na, uint32_t timeout_ms, char *err, size_t errlen)
 {
-	size_t alen = family == AF_INET ? 4 : 16, klen = 4 + alen, i;
-	uint8_t *keys;
+	size_t alen = family == AF_INET ? 4 : 16, i;
+	struct nft_grant_info *g;
 	char what[96];
 
 	if ((family != AF_INET && family != AF_INET6) || timeout_ms == 0) {
@@ -1644,27 +1619,25 @@ nft_grant(struct nft *n, uid_t uid, int family, const void *addrs,
 	}
 	if (na == 0)
 		return 0;
-	if ((keys = calloc(na, klen)) == NULL) {
+	if ((g = calloc(na, sizeof(*g))) == NULL) {
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
 	for (i = 0; i < na; i++) {
-		uint32_t u = uid;
-
-		memcpy(keys + i * klen, &u, 4);
-		memcpy(keys + i * klen + 4, (const uint8_t *)addrs + i * alen,
-		    alen);
+		g[i].uid = uid;
+		g[i].family = family;
+		memcpy(g[i].addr, (const uint8_t *)addrs + i * alen, alen);
+		g[i].expires_ms = timeout_ms;
 	}
 	snprintf(what, sizeof(what), "grant of %zu address%s to uid %u", na,
 	    na == 1 ? "" : "es", (unsigned)uid);
 	if (batch_begin(n) == -1) {
-		free(keys);
+		free(g);
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	add_keys(n, family == AF_INET ? SET_ALLOW4 : SET_ALLOW6,
-	    NFT_MSG_NEWSETELEM, keys, na, (uint32_t)klen, timeout_ms, what);
-	free(keys);
+	put_grants(n, NFT_MSG_NEWSETELEM, g, na, what);
+	free(g);
 	if (batch_commit(n, err, errlen) == -1)
 		return -1;
 	ledger_add(n, uid, family, addrs, na, timeout_ms);

@@ -85,5 +85,11 @@ struct nft_grant_info {
  * an array the caller frees with free(). Returns the count, or -1.
  */
 ssize_t	nft_grants_list(struct nft *, uid_t, struct nft_grant_info **out);
+/*
+ * How many grants are live, from netd's own ledger (no kernel dump, which
+ * takes seconds for a large set); from the kernel where the ledger is not
+ * complete. -1 on error.
+ */
+ssize_t	nft_grants_count(struct nft *);
 
 #endif /* NETD_NETD_NFT_H */

@@ -256,6 +256,7 @@ load_connections(struct loader *ld, const json_t *arr)
 {
 	const char *base = "Capabilities.AllowedConnections";
 	char path[80], why[HOSTPAT_WHY_MAX];
+	struct policy_prefix *pfx = NULL;	/* each entry's, if a prefix */
 	struct hostpat hp;
 	const json_t *v;
 	size_t i;
@@ -269,6 +270,11 @@ load_connections(struct loader *ld, const json_t *arr)
 		report(ld, POLICY_ERROR, base, NULL,
 		    "%zu entries, more than the limit of %d",
 		    json_array_size(arr), MANIFEST_MAX_ENTRIES);
+		return;
+	}
+	if (json_array_size(arr) > 0 &&
+	    (pfx = calloc(json_array_size(arr), sizeof(*pfx))) == NULL) {
+		ld->oom = 1;
 		return;
 	}
 	json_array_foreach(arr, i, v) {
@@ -287,6 +293,8 @@ load_connections(struct loader *ld, const json_t *arr)
 		}
 		if (hp.warn[0] != '\0')
 			report(ld, POLICY_WARNING, path, v, "%s", hp.warn);
+		if (hp.kind == HOSTPAT_PREFIX)
+			pfx[i] = hp.prefix;
 		if ((r = policy_add_pattern(ld->pol, &hp)) == -1)
 			ld->oom = 1;
 		else if (r == 0)
@@ -298,16 +306,15 @@ load_connections(struct loader *ld, const json_t *arr)
 		struct policy_prefix by;
 		char bys[INET6_ADDRSTRLEN + 8];
 
-		if (!json_is_string(v) || hostpat_parse(json_string_value(v),
-		    json_string_length(v), &hp, why) != HOSTPAT_OK ||
-		    hp.kind != HOSTPAT_PREFIX ||
-		    !policy_prefix_covered(ld->pol, &hp.prefix, &by))
+		if (pfx[i].family == 0 ||
+		    !policy_prefix_covered(ld->pol, &pfx[i], &by))
 			continue;
 		snprintf(path, sizeof(path), "%s[%zu]", base, i);
 		hostpat_prefix_str(&by, bys, sizeof(bys));
 		report(ld, POLICY_WARNING, path, v, "inside %s, also listed "
 		    "(ignored)", bys);
 	}
+	free(pfx);
 }
 
 static void
