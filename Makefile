@@ -23,10 +23,11 @@ DESTDIR		?=
 DEB_PKGS	= gcc make pkg-config libjansson-dev check libmnl-dev \
 		  libnftnl-dev libc-ares-dev libmbedtls-dev libevent-dev \
 		  clang libclang-rt-14-dev valgrind iproute2 nftables \
-		  python3 jq dnsmasq-base util-linux
+		  python3 jq dnsmasq-base util-linux \
+		  nsd unbound dnsperf
 
 PKGS		= jansson
-NETD_PKGS	= libmnl libnftnl libevent_core
+NETD_PKGS	= libmnl libnftnl libevent_core libcares
 B		?= build
 
 WARNINGS	= -Wall -Wextra -Werror -Wstrict-prototypes \
@@ -48,9 +49,9 @@ endif
 
 POLICY_SRCS	= policy/hostpat.c policy/diag.c policy/policy.c \
 		  policy/manifest.c policy/print.c
-DNS_SRCS	= dns/wire.c
+DNS_SRCS	= dns/wire.c dns/cache.c
 NETD_SRCS	= netd/netd.c netd/config.c netd/control.c netd/apps.c \
-		  netd/nflog.c \
+		  netd/nflog.c netd/dnsproxy.c netd/upstream.c netd/learn.c \
 		  netd/nft.c netd/log.c
 NETCTL_SRCS	= netd/netctl.c
 TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
@@ -58,7 +59,8 @@ TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
 		  tests/check_manifest.c tests/check_print.c \
 		  tests/check_config.c netd/config.c \
 		  tests/check_nft.c netd/nft.c netd/log.c \
-		  tests/check_wire.c tests/check_apps.c netd/apps.c
+		  tests/check_wire.c tests/check_apps.c netd/apps.c \
+		  tests/check_cache.c tests/check_learn.c netd/learn.c
 FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat fuzz_wire
 BENCH_SRCS	= bench/bench_policy.c bench/bench_nft.c
 
@@ -88,7 +90,7 @@ $(B)/libpolicy.a: $(POLICY_OBJS)
 $(B)/libdns.a: $(DNS_OBJS)
 	$(AR) rcs $@ $^
 
-$(B)/netd: $(NETD_OBJS) $(B)/libpolicy.a
+$(B)/netd: $(NETD_OBJS) $(B)/libpolicy.a $(B)/libdns.a
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(NETD_LIBS)
 
 $(B)/netctl: $(NETCTL_OBJS) $(B)/libpolicy.a

@@ -455,12 +455,18 @@ struct msginfo {
 	uint32_t	 neg_ttl;
 };
 
-/* Called for each address of a hint; NULL when only checking. */
+/*
+ * Where the addresses of a record go: to cb, or to keep until it rejects
+ * one. NULL when only checking.
+ */
 struct emit {
 	void		(*cb)(const struct dns_addr *, void *);
+	bool		(*keep)(const struct dns_addr *, void *);
 	void		*arg;
 	uint16_t	 type;
 	uint32_t	 ttl;
+	bool		 alias;		/* AliasMode hints too */
+	bool		 rejected;	/* keep said no */
 	size_t		 n;
 };
 
@@ -476,6 +482,8 @@ emit_addr(struct emit *e, int family, const uint8_t *addr)
 	a.ttl = e->ttl;
 	if (e->cb != NULL)
 		e->cb(&a, e->arg);
+	if (e->keep != NULL && !e->rejected && !e->keep(&a, e->arg))
+		e->rejected = true;
 	e->n++;
 }
 
@@ -483,7 +491,8 @@ emit_addr(struct emit *e, int family, const uint8_t *addr)
  * SVCB and HTTPS rdata (RFC 9460): priority, target name, then parameters
  * in strictly increasing key order that fill the rdata exactly. The hints
  * of a ServiceMode record go to e; AliasMode (priority 0) parameters are
- * ignored, as the RFC says. c is bounded by the end of the rdata.
+ * ignored, as the RFC says, unless e->alias (the filter trusts no client
+ * to ignore them). c is bounded by the end of the rdata.
  */
 static enum dns_status
 svcb_parse(struct cur *c, struct emit *e)
@@ -506,10 +515,12 @@ svcb_parse(struct cur *c, struct emit *e)
 		if ((key == SVC_IPV4HINT && (vlen == 0 || vlen % 4 != 0)) ||
 		    (key == SVC_IPV6HINT && (vlen == 0 || vlen % 16 != 0)))
 			return DNS_EFORMAT;
-		if (e != NULL && prio != 0 && key == SVC_IPV4HINT)
+		if (e != NULL && (prio != 0 || e->alias) &&
+		    key == SVC_IPV4HINT)
 			for (i = 0; i < vlen; i += 4)
 				emit_addr(e, AF_INET, c->buf + c->pos + i);
-		if (e != NULL && prio != 0 && key == SVC_IPV6HINT)
+		if (e != NULL && (prio != 0 || e->alias) &&
+		    key == SVC_IPV6HINT)
 			for (i = 0; i < vlen; i += 16)
 				emit_addr(e, AF_INET6, c->buf + c->pos + i);
 		c->pos += vlen;
@@ -887,4 +898,302 @@ dns_cap_ttls(uint8_t *buf, size_t len, uint32_t max_ttl)
 			put32(buf + rr.ttl_off, ttl);
 	}
 	return DNS_OK;
+}
+
+/*
+ * The filter writes a new message through a bounded cursor. With buf
+ * NULL it only measures.
+ */
+struct wcur {
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 pos;
+};
+
+static enum dns_status
+wcur_put(struct wcur *w, const void *p, size_t n)
+{
+	if (w->len - w->pos < n)
+		return DNS_ENOSPC;
+	if (w->buf != NULL)
+		memcpy(w->buf + w->pos, p, n);
+	w->pos += n;
+	return DNS_OK;
+}
+
+/* The name at c, written out in full. */
+static enum dns_status
+wcur_name(struct wcur *w, struct cur *c)
+{
+	uint8_t name[DNS_NAME_MAX];
+	size_t n;
+	enum dns_status st;
+
+	if ((st = cur_name(c, name, &n)) != DNS_OK)
+		return st;
+	return wcur_put(w, name, n);
+}
+
+/*
+ * The layout of rdata that may hold compressed names: those of RFC 1035
+ * and those RFC 3597 §4 says to decompress too, and SVCB/HTTPS, whose
+ * target we accept compressed. 'n' a name, 's' a character-string, a
+ * digit that many octets, 'r' the rest.
+ */
+struct rdata_fmt {
+	uint16_t	 type;
+	const char	*fmt;
+};
+
+static const struct rdata_fmt rdata_fmts[] = {
+	{ DNS_TYPE_NS, "n" },
+	{ 3, "n" },			/* MD */
+	{ 4, "n" },			/* MF */
+	{ DNS_TYPE_CNAME, "n" },
+	{ DNS_TYPE_SOA, "nn44444" },
+	{ 7, "n" },			/* MB */
+	{ 8, "n" },			/* MG */
+	{ 9, "n" },			/* MR */
+	{ DNS_TYPE_PTR, "n" },
+	{ 14, "nn" },			/* MINFO */
+	{ DNS_TYPE_MX, "2n" },
+	{ 17, "nn" },			/* RP */
+	{ 18, "2n" },			/* AFSDB */
+	{ 21, "2n" },			/* RT */
+	{ 24, "2114442nr" },		/* SIG */
+	{ 26, "2nn" },			/* PX */
+	{ 30, "nr" },			/* NXT */
+	{ DNS_TYPE_SRV, "222n" },
+	{ 35, "22sssn" },		/* NAPTR */
+	{ DNS_TYPE_SVCB, "2nr" },
+	{ DNS_TYPE_HTTPS, "2nr" },
+};
+
+static const char *
+rdata_fmt(uint16_t type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rdata_fmts) / sizeof(rdata_fmts[0]); i++)
+		if (rdata_fmts[i].type == type)
+			return rdata_fmts[i].fmt;
+	return NULL;
+}
+
+/*
+ * The rdata of rr laid out as fmt, its names written out in full. Returns
+ * DNS_ENOSPC, or another error when the rdata does not fit the layout.
+ */
+static enum dns_status
+rdata_expand(struct wcur *w, const uint8_t *buf, const struct rr *rr,
+    const char *fmt)
+{
+	struct cur c = { buf, rr->rdata + rr->rdlen, rr->rdata, NULL };
+	enum dns_status st;
+	size_t start, n;
+
+	for (; *fmt != '\0'; fmt++) {
+		start = c.pos;
+		if (*fmt == 'n') {
+			if ((st = wcur_name(w, &c)) != DNS_OK)
+				return st;
+			continue;
+		}
+		if (*fmt == 's') {
+			if (c.pos >= c.len)
+				return DNS_ESHORT;
+			n = 1 + (size_t)buf[c.pos];
+		} else if (*fmt == 'r')
+			n = c.len - c.pos;
+		else
+			n = (size_t)(*fmt - '0');
+		if ((st = cur_skip(&c, n)) != DNS_OK ||
+		    (st = wcur_put(w, buf + start, n)) != DNS_OK)
+			return st;
+	}
+	return c.pos == c.len ? DNS_OK : DNS_EFORMAT;
+}
+
+/*
+ * A record, its owner and the names of its rdata written out in full.
+ * Rdata that does not fit the layout of its type goes verbatim: only
+ * CNAME, SOA, SVCB and HTTPS were checked, and a broken name elsewhere
+ * is no reason to refuse the answer.
+ */
+static enum dns_status
+rr_write(struct wcur *w, const uint8_t *buf, size_t len, const struct rr *rr)
+{
+	struct cur c = { buf, len, rr->owner, NULL };
+	struct wcur dry = { NULL, SIZE_MAX, 0 };
+	const char *fmt;
+	enum dns_status st;
+	size_t rdl;
+
+	/* Type, class and TTL are the 8 octets before the rdlength. */
+	if ((st = wcur_name(w, &c)) != DNS_OK ||
+	    (st = wcur_put(w, buf + rr->ttl_off - 4, 8)) != DNS_OK)
+		return st;
+	rdl = w->pos;
+	if ((st = wcur_put(w, "\0\0", 2)) != DNS_OK)
+		return st;
+	if ((fmt = rdata_fmt(rr->type)) != NULL &&
+	    rdata_expand(&dry, buf, rr, fmt) == DNS_OK)
+		st = rdata_expand(w, buf, rr, fmt);
+	else
+		st = wcur_put(w, buf + rr->rdata, rr->rdlen);
+	if (st != DNS_OK)
+		return st;
+	if (w->pos - rdl - 2 > UINT16_MAX)
+		return DNS_ENOSPC;
+	put16(w->buf + rdl, (uint16_t)(w->pos - rdl - 2));
+	return DNS_OK;
+}
+
+/* Whether keep takes every address of a record (checked before). */
+static enum dns_status
+rr_keep(const uint8_t *buf, const struct rr *rr,
+    bool (*keep)(const struct dns_addr *, void *), void *arg, bool *kept)
+{
+	struct cur c = { buf, rr->rdata + rr->rdlen, rr->rdata, NULL };
+	enum dns_status st = DNS_OK;
+	struct emit e;
+
+	memset(&e, 0, sizeof(e));
+	e.keep = keep;
+	e.arg = arg;
+	e.type = rr->type;
+	e.ttl = ttl_value(rr->ttl);
+	e.alias = true;
+	if (rr->type == DNS_TYPE_A && rr->rdlen == 4)
+		emit_addr(&e, AF_INET, buf + rr->rdata);
+	else if (rr->type == DNS_TYPE_AAAA && rr->rdlen == 16)
+		emit_addr(&e, AF_INET6, buf + rr->rdata);
+	else if (rr->type == DNS_TYPE_SVCB || rr->type == DNS_TYPE_HTTPS)
+		st = svcb_parse(&c, &e);
+	*kept = !e.rejected;
+	return st;
+}
+
+enum dns_status
+dns_answer_filter(const uint8_t *buf, size_t len, const struct dns_query *q,
+    bool (*keep)(const struct dns_addr *, void *), void *arg, uint8_t *out,
+    size_t *outlen, size_t *ndropped)
+{
+	struct cur c = { buf, len, DNS_HDR_LEN, NULL };
+	size_t count[SEC_ADDITIONAL + 1] = { 0, 0, 0 };
+	size_t i, nrr, dropped = 0;
+	struct dns_answer ans;
+	enum dns_status st;
+	enum section sec;
+	struct wcur w;
+	struct hdr h;
+	struct rr rr;
+	bool kept;
+
+	if (q == NULL || keep == NULL || out == NULL || outlen == NULL)
+		return DNS_EINVAL;
+	if ((uintptr_t)out < (uintptr_t)buf + len &&
+	    (uintptr_t)buf < (uintptr_t)out + *outlen)
+		return DNS_EINVAL;
+	if ((st = dns_answer_addrs(buf, len, q, &ans, NULL, NULL)) != DNS_OK)
+		return st;
+
+	/* Header and question as received; it holds no pointer. */
+	if ((st = hdr_read(buf, len, &h)) != DNS_OK ||
+	    (st = cur_skip_name(&c)) != DNS_OK ||
+	    (st = cur_skip(&c, 4)) != DNS_OK)
+		return st;
+	w.buf = out;
+	w.len = *outlen < UINT16_MAX ? *outlen : UINT16_MAX;
+	w.pos = 0;
+	if ((st = wcur_put(&w, buf, c.pos)) != DNS_OK)
+		return st;
+
+	nrr = (size_t)h.an + h.ns + h.ar;
+	for (i = 0; i < nrr; i++) {
+		if (i < h.an)
+			sec = SEC_ANSWER;
+		else if (i < (size_t)h.an + h.ns)
+			sec = SEC_AUTHORITY;
+		else
+			sec = SEC_ADDITIONAL;
+		if ((st = rr_read(&c, &rr, false)) != DNS_OK ||
+		    (st = rr_keep(buf, &rr, keep, arg, &kept)) != DNS_OK)
+			return st;
+		if (!kept) {
+			dropped++;
+			continue;
+		}
+		if ((st = rr_write(&w, buf, len, &rr)) != DNS_OK)
+			return st;
+		count[sec]++;
+	}
+	/* Counts can only shrink: each fits 16 bits. */
+	put16(out + 6, (uint16_t)count[SEC_ANSWER]);
+	put16(out + 8, (uint16_t)count[SEC_AUTHORITY]);
+	put16(out + 10, (uint16_t)count[SEC_ADDITIONAL]);
+	*outlen = w.pos;
+	if (ndropped != NULL)
+		*ndropped = dropped;
+	return DNS_OK;
+}
+
+/* Private ranges (see dns_addr_is_private()). */
+struct prefix {
+	uint8_t		 addr[16];
+	unsigned	 bits;
+};
+
+static const struct prefix private4[] = {
+	{ { 0 }, 8 },
+	{ { 10 }, 8 },
+	{ { 100, 64 }, 10 },
+	{ { 127 }, 8 },
+	{ { 169, 254 }, 16 },
+	{ { 172, 16 }, 12 },
+	{ { 192, 168 }, 16 },
+};
+
+static const struct prefix private6[] = {
+	{ { 0 }, 128 },				/* :: */
+	{ { [15] = 1 }, 128 },			/* ::1 */
+	{ { 0xfe, 0x80 }, 10 },
+	{ { 0xfc }, 7 },
+};
+
+static bool
+prefix_has(const struct prefix *p, size_t n, const uint8_t *addr)
+{
+	size_t i, full;
+	unsigned rest;
+	uint8_t mask;
+
+	for (i = 0; i < n; i++) {
+		full = p[i].bits / 8;
+		rest = p[i].bits % 8;
+		mask = (uint8_t)(0xff << (8 - rest));
+		if (memcmp(addr, p[i].addr, full) == 0 &&
+		    (rest == 0 || ((addr[full] ^ p[i].addr[full]) & mask) == 0))
+			return true;
+	}
+	return false;
+}
+
+bool
+dns_addr_is_private(const struct dns_addr *a)
+{
+	static const uint8_t mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+
+	if (a->family == AF_INET)
+		return prefix_has(private4, sizeof(private4) /
+		    sizeof(private4[0]), a->addr);
+	if (a->family != AF_INET6)
+		return false;
+	if (memcmp(a->addr, mapped, sizeof(mapped)) == 0)
+		return prefix_has(private4, sizeof(private4) /
+		    sizeof(private4[0]), a->addr + 12);
+	return prefix_has(private6, sizeof(private6) / sizeof(private6[0]),
+	    a->addr);
 }

@@ -42,9 +42,13 @@
 #define DNS_CLASS_IN		1
 
 #define DNS_TYPE_A		1
+#define DNS_TYPE_NS		2
 #define DNS_TYPE_CNAME		5
 #define DNS_TYPE_SOA		6
+#define DNS_TYPE_PTR		12
+#define DNS_TYPE_MX		15
 #define DNS_TYPE_AAAA		28
+#define DNS_TYPE_SRV		33
 #define DNS_TYPE_OPT		41
 #define DNS_TYPE_SVCB		64
 #define DNS_TYPE_HTTPS		65
@@ -211,5 +215,50 @@ enum dns_status	 dns_set_id(uint8_t *buf, size_t len, uint16_t id);
  * unchanged.
  */
 enum dns_status	 dns_cap_ttls(uint8_t *buf, size_t len, uint32_t max_ttl);
+
+/*
+ * DNS rebinding protection: copy the upstream answer buf of len octets
+ * into out, whose size is *outlen, leaving out every A and AAAA record,
+ * of any section and class, whose address keep(addr, arg) rejects, and
+ * every SVCB and HTTPS record (AliasMode too) one of whose ipv4hint or
+ * ipv6hint addresses it rejects. keep gets the address with the record's
+ * type and its own TTL (top bit set counts as 0), and must not keep the
+ * pointer; it is not called again for a record already left out.
+ * Everything else is kept, in order: the header with its id, flags and
+ * rcode (the counts recomputed), the question as received, every other
+ * record, OPT. Octets after the last record are not copied.
+ *
+ * Leaving out a record would break compression pointers into it, so the
+ * output holds none: owner names are written out in full, and so are the
+ * names in the rdata of NS, MD, MF, CNAME, SOA, MB, MG, MR, PTR, MINFO, MX
+ * (RFC 3597 §4), RP, AFSDB, RT, SIG, PX, NXT, NAPTR, SRV (which it says to
+ * decompress too) and the target of SVCB and HTTPS. Other rdata is copied
+ * verbatim: it may not hold compressed names. So is rdata of those types
+ * that does not have their shape, which dns_answer_addrs() does not check
+ * beyond CNAME, SOA, SVCB and HTTPS. The output can be longer than buf.
+ *
+ * The answer is first checked as dns_answer_addrs() does, with any rcode;
+ * its errors are returned as they are, and nothing is written. On DNS_OK,
+ * *outlen is the output's length and *ndropped (if not NULL) the number
+ * of records left out; the output answers q as buf did (for zero records
+ * left out, the caller may as well send buf). DNS_ENOSPC when the output
+ * needs more than *outlen or 65535 octets; DNS_EINVAL when q, keep, out
+ * or outlen is NULL or out overlaps buf. On error *outlen and *ndropped
+ * are unchanged and out holds unspecified octets, but nothing is read or
+ * written out of bounds.
+ */
+enum dns_status	 dns_answer_filter(const uint8_t *buf, size_t len,
+		    const struct dns_query *q,
+		    bool (*keep)(const struct dns_addr *, void *), void *arg,
+		    uint8_t *out, size_t *outlen, size_t *ndropped);
+
+/*
+ * Whether addr lies in a range private to a site or a host: IPv4 0/8,
+ * 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16; IPv6 ::,
+ * ::1, fe80::/10, fc00::/7, and the IPv4-mapped (::ffff:0:0/96) forms of
+ * the IPv4 ranges. False for any other family. XXX NAT64 (64:ff9b::/96)
+ * and 6to4 forms of private IPv4 addresses are not recognized.
+ */
+bool		 dns_addr_is_private(const struct dns_addr *);
 
 #endif /* NETD_INCLUDE_DNS_H */

@@ -28,6 +28,11 @@ struct app {
 	time_t		 started;
 	int		 pidfd;		/* -1 when not watched */
 	uint64_t	 denied;	/* packets refused (NFLOG) */
+	/* DNS: queries, answered, names refused, answered from cache. */
+	uint64_t	 dns_queries;
+	uint64_t	 dns_allowed;
+	uint64_t	 dns_denied;
+	uint64_t	 dns_cache_hits;
 	void		*watch;		/* the daemon's event, or NULL */
 };
 

@@ -61,7 +61,8 @@ enum num {
 };
 
 static key_parse_fn	parse_path, parse_group, parse_uid_range,
-			parse_addrs, parse_uint, parse_bool, parse_rcode;
+			parse_addrs, parse_uint, parse_bool, parse_rcode,
+			parse_names;
 static key_print_fn	print_str, print_uid_range, print_addrs,
 			print_uint, print_bool, print_rcode;
 
@@ -95,6 +96,12 @@ static const struct key keys[] = {
 	{ .name = "grace", K_SECONDS(grace) },
 	{ .name = "max_addrs_per_name", K_UINT(max_addrs_per_name, 1, 1024),
 	    .what = "a number" },
+	{ .name = "cache_size", K_UINT(cache_size, 0, 10000000),
+	    .what = "a number" },
+	{ .name = "rebind_protection", K_OFF(rebind_protection),
+	    .parse = parse_bool, .print = print_bool },
+	{ .name = "rebind_allow", K_STR(rebind_allow),
+	    .parse = parse_names, .empty_ok = true },
 	{ .name = "nflog_group", K_UINT(nflog_group, 0, 65535),
 	    .what = "a number" },
 };
@@ -459,6 +466,53 @@ parse_bool(const struct key *k, struct netd_config *c, const char *val,
 	return -1;
 }
 
+/*
+ * Host names and "*." wildcards separated by blanks: letters, digits, '-'
+ * and '_' in labels of 1 to 63, at most 253 in all. Stored lower case,
+ * one space apart.
+ */
+static int
+parse_names(const struct key *k, struct netd_config *c, const char *val,
+    char *why, size_t whylen)
+{
+	char *out = (char *)c + k->off, buf[CONFIG_LINE_MAX], *tok, *save;
+	char q[QUOTE_SIZE];
+	size_t used = 0;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (tok = strtok_r(buf, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		const char *p = tok;
+		size_t label = 0, len;
+
+		if (strncmp(p, "*.", 2) == 0)
+			p += 2;
+		len = strlen(p);
+		for (; *p != '\0'; p++) {
+			if (*p == '.') {
+				if (label == 0)
+					break;
+				label = 0;
+			} else if (isalnum((unsigned char)*p) || *p == '-' ||
+			    *p == '_') {
+				if (++label > 63)
+					break;
+			} else
+				break;
+		}
+		if (*p != '\0' || label == 0 || len > 253) {
+			errf(why, whylen, "%s is not a host name or *.name",
+			    Q(q, tok));
+			return -1;
+		}
+		for (p = tok; *p != '\0'; p++)
+			tok[p - tok] = (char)tolower((unsigned char)*p);
+		used += (size_t)snprintf(out + used, k->size - used, "%s%s",
+		    used ? " " : "", tok);
+	}
+	return 0;
+}
+
 static int
 parse_rcode(const struct key *k, struct netd_config *c, const char *val,
     char *why, size_t whylen)
@@ -561,6 +615,8 @@ config_defaults(struct netd_config *c)
 	c->nflog_group = 100;
 	c->refuse_non_app = false;
 	c->deny_rcode = RCODE_NXDOMAIN;
+	c->cache_size = 10000;
+	c->rebind_protection = true;
 }
 
 /* One line, comment and all; set[] holds the line each key was set on. */

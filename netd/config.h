@@ -46,6 +46,10 @@ struct netd_config {
 	char			state_dir[256];	/* absolute path */
 	bool			refuse_non_app;	/* refuse_non_app_queries */
 	int			deny_rcode;	/* 3 NXDOMAIN or 5 REFUSED */
+	unsigned		cache_size;	/* answers; 0: no cache */
+	bool			rebind_protection;
+	/* Names and "*." wildcards, lower case, separated by one space. */
+	char			rebind_allow[CONFIG_LINE_MAX];
 };
 
 /* Fill *c with the built-in defaults (those of configs/netd.conf). */

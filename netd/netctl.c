@@ -261,6 +261,7 @@ fmt_status(json_t *r)
 {
 	json_t *el = json_object_get(r, "elements");
 	json_t *range = json_object_get(r, "app_uid_range");
+	json_t *dns;
 
 	printf("netd %s, pid %lld, up %llds\n", jstr(r, "version"),
 	    jint(r, "pid"), jint(r, "uptime"));
@@ -278,6 +279,31 @@ fmt_status(json_t *r)
 	printf("%-14s %lld\n", "registrations", jint(r, "registrations"));
 	printf("%-14s %lld\n", "denied", jint(r, "denied"));
 	printf("%-14s %lld\n", "nflog group", jint(r, "nflog_group"));
+	if ((dns = json_object_get(r, "dns")) != NULL) {
+		json_t *c = json_object_get(dns, "cache");
+		json_t *ul = json_object_get(dns, "upstream_latency_us");
+		json_t *gl = json_object_get(dns, "grant_latency_us");
+
+		printf("%-14s %s\n", "dns upstream", jstr(dns, "upstream"));
+		printf("%-14s %lld (apps %lld, others %lld), allowed %lld, "
+		    "denied %lld\n", "dns queries", jint(dns, "queries"),
+		    jint(dns, "app_queries"), jint(dns, "non_app"),
+		    jint(dns, "allowed"), jint(dns, "denied"));
+		printf("%-14s %lld hits, %lld of %lld entries\n", "dns cache",
+		    jint(dns, "cache_hits"), jint(c, "entries"),
+		    jint(c, "size"));
+		printf("%-14s servfail %lld, formerr %lld, dropped %lld, "
+		    "grant errors %lld\n", "dns errors", jint(dns, "servfail"),
+		    jint(dns, "formerr"), jint(dns, "dropped"),
+		    jint(dns, "grant_errors"));
+		printf("%-14s %lld addresses, %lld evicted, %lld private "
+		    "dropped\n", "dns grants", jint(dns, "granted"),
+		    jint(dns, "evicted"), jint(dns, "rebind_dropped"));
+		printf("%-14s upstream p50 <= %lld us, p99 <= %lld us; grant "
+		    "p50 <= %lld us, p99 <= %lld us\n", "dns latency",
+		    jint(ul, "p50_le"), jint(ul, "p99_le"), jint(gl, "p50_le"),
+		    jint(gl, "p99_le"));
+	}
 }
 
 static void
@@ -315,7 +341,7 @@ fmt_list(const char *label, json_t *arr)
 static void
 fmt_show(json_t *r)
 {
-	json_t *g, *grants = json_object_get(r, "grants");
+	json_t *g, *grants = json_object_get(r, "grants"), *dns;
 	size_t i;
 
 	printf("%-18s %s\n", "app", jstr(r, "name"));
@@ -332,10 +358,15 @@ fmt_show(json_t *r)
 	    json_is_string(json_object_get(r, "device_authentication")) ?
 	    jstr(r, "device_authentication") : "no");
 	printf("%-18s %lld\n", "denied packets", jint(r, "denied"));
+	if ((dns = json_object_get(r, "dns")) != NULL)
+		printf("%-18s %lld, allowed %lld, denied %lld, from cache "
+		    "%lld\n", "dns queries", jint(dns, "queries"),
+		    jint(dns, "allowed"), jint(dns, "denied"),
+		    jint(dns, "cache_hits"));
 	printf("%-18s %zu\n", "live grants", json_array_size(grants));
 	json_array_foreach(grants, i, g)
-		printf("    %-40s %6.1fs left\n", jstr(g, "address"),
-		    (double)jint(g, "expires_ms") / 1000.0);
+		printf("    %-40s %6.1fs left  %s\n", jstr(g, "address"),
+		    (double)jint(g, "expires_ms") / 1000.0, jstr(g, "name"));
 }
 
 static int
@@ -445,6 +476,7 @@ print_event(json_t *e, bool json)
 	char when[32];
 	time_t t = (time_t)jint(e, "time");
 	struct tm tm;
+	json_t *r;
 
 	if (json) {
 		char *s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -455,9 +487,29 @@ print_event(json_t *e, bool json)
 		return;
 	}
 	strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&t, &tm));
-	printf("%-8s %-13s %-7lld %-20s %-4s %s port %lld\n", when,
+	if (strcmp(jstr(e, "kind"), "dns") == 0) {
+		/* A name the app may not resolve. */
+		printf("%-8s %-13s %-7lld %-20s %-4s %s %s -> %s\n", when,
+		    "dns", jint(e, "uid"), jstr(e, "app"), "dns",
+		    jstr(e, "type"), jstr(e, "name"), jstr(e, "rcode"));
+		fflush(stdout);
+		return;
+	}
+	printf("%-8s %-13s %-7lld %-20s %-4s %s port %lld", when,
 	    jstr(e, "kind"), jint(e, "uid"), jstr(e, "app"),
 	    jstr(e, "protocol"), jstr(e, "destination"), jint(e, "port"));
+	if ((r = json_object_get(e, "resolved")) != NULL) {
+		/* Which name it came from, and whether that grant ran out. */
+		if (jint(r, "uid") == jint(e, "uid"))
+			printf(" (%s, %s)", jstr(r, "name"),
+			    json_is_true(json_object_get(r, "expired")) ?
+			    "grant expired" : "resolved");
+		else
+			printf(" (%s, resolved by %s, not this app)",
+			    jstr(r, "name"), json_is_string(json_object_get(r,
+			    "app")) ? jstr(r, "app") : "another uid");
+	}
+	printf("\n");
 	fflush(stdout);
 }
 

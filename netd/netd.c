@@ -32,6 +32,7 @@
 #include "apps.h"
 #include "config.h"
 #include "control.h"
+#include "dnsproxy.h"
 #include "log.h"
 #include "netd_ipc.h"
 #include "nflog.h"
@@ -56,6 +57,7 @@ struct netd {
 	time_t			 started;
 	uint64_t		 registrations;
 	struct nflog		*nflog;
+	struct dnsproxy		*dns;
 	json_t			*events[NETD_EVENTS];	/* ring, oldest first */
 	size_t			 nevents;
 	size_t			 event_next;
@@ -66,6 +68,7 @@ static void	 app_watch(struct netd *, struct app *);
 static void	 app_unwatch(struct app *);
 static void	 event_cb(const struct nflog_event *, void *);
 static json_t	*req_events(struct netd *, json_t *, struct control_peer *);
+static void	 event_add_json(struct netd *, json_t *);
 
 /* "" is root only ((gid_t)-1); a name or a number. 0 or -1. */
 static int
@@ -101,6 +104,23 @@ load_config(struct netd *d, struct netd_config *c, char *err, size_t errlen)
 		return 0;
 	}
 	return config_load(d->conf_path, c, err, errlen);
+}
+
+static void
+layout_of(const struct netd_config *c, struct nft_layout *lay)
+{
+	size_t i;
+
+	memset(lay, 0, sizeof(*lay));
+	lay->uid_min = c->uid_min;
+	lay->uid_max = c->uid_max;
+	lay->nflog_group = (uint16_t)c->nflog_group;
+	for (i = 0; i < c->ndns_listen && i < NFT_DNS_MAX; i++) {
+		lay->dns[i].family = c->dns_listen[i].family;
+		memcpy(lay->dns[i].addr, c->dns_listen[i].addr, 16);
+		lay->dns[i].port = c->dns_listen[i].port;
+	}
+	lay->ndns = i;
 }
 
 static size_t
@@ -146,6 +166,7 @@ app_remove(struct netd *d, struct app *a, const char *why)
 	else
 		log_info("app %s (uid %u) %s: rules removed", a->name,
 		    (unsigned)a->uid, why);
+	dnsproxy_forget_uid(d->dns, a->uid);
 	app_unwatch(a);
 	apps_remove(d->apps, a);
 }
@@ -245,13 +266,18 @@ app_summary(const struct app *a)
 {
 	const struct policy *p = a->pol;
 
-	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, "
+	    "s:{s:I, s:I, s:I, s:I}}",
 	    "name", a->name, "component_id", a->component_id,
 	    "uid", (json_int_t)a->uid, "pid", (json_int_t)a->pid,
 	    "file", a->file, "started", (json_int_t)a->started,
 	    "entries", (json_int_t)(policy_name_count(p) +
 	    policy_prefix_count(p, AF_INET) + policy_prefix_count(p, AF_INET6)),
-	    "denied", (json_int_t)a->denied);
+	    "denied", (json_int_t)a->denied,
+	    "dns", "queries", (json_int_t)a->dns_queries,
+	    "allowed", (json_int_t)a->dns_allowed,
+	    "denied", (json_int_t)a->dns_denied,
+	    "cache_hits", (json_int_t)a->dns_cache_hits);
 }
 
 static json_t *
@@ -260,6 +286,7 @@ req_status(struct netd *d)
 	const struct nft_stats *st = nft_get_stats(d->nft);
 	ssize_t ng = nft_grants_count(d->nft);
 	size_t i, s4 = 0, s6 = 0, srv = 0;
+	json_t *o;
 
 	for (i = 0; i < apps_count(d->apps); i++) {
 		const struct policy *p = apps_get(d->apps, i)->pol;
@@ -269,7 +296,7 @@ req_status(struct netd *d)
 		srv += policy_port_count(p, IPPROTO_TCP) +
 		    policy_port_count(p, IPPROTO_UDP);
 	}
-	return json_pack("{s:s, s:I, s:I, s:I, s:[I,I], s:I, s:s, "
+	o = json_pack("{s:s, s:I, s:I, s:I, s:[I,I], s:I, s:s, "
 	    "s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I}",
 	    "version", NETD_VERSION, "pid", (json_int_t)getpid(),
 	    "uptime", (json_int_t)(time(NULL) - d->started),
@@ -286,6 +313,9 @@ req_status(struct netd *d)
 	    "grants_total", (json_int_t)st->grants,
 	    "registrations", (json_int_t)d->registrations,
 	    "denied", (json_int_t)d->denied);
+	if (o != NULL && d->dns != NULL)
+		json_object_set_new(o, "dns", dnsproxy_status(d->dns));
+	return o;
 }
 
 static json_t *
@@ -341,9 +371,18 @@ req_show(struct netd *d, json_t *req, char *err, size_t errlen)
 	for (i = 0; i < ng; i++) {
 		char buf[INET6_ADDRSTRLEN];
 
+		json_t *r = dnsproxy_resolved(d->dns, a->uid, g[i].family,
+		    g[i].addr);
+		json_t *name = json_null();
+
+		if (r != NULL && json_integer_value(json_object_get(r,
+		    "uid")) == (json_int_t)a->uid)
+			name = json_incref(json_object_get(r, "name"));
+		json_decref(r);
 		inet_ntop(g[i].family, g[i].addr, buf, sizeof(buf));
-		json_array_append_new(grants, json_pack("{s:s, s:I}",
-		    "address", buf, "expires_ms", (json_int_t)g[i].expires_ms));
+		json_array_append_new(grants, json_pack("{s:s, s:I, s:o}",
+		    "address", buf, "expires_ms", (json_int_t)g[i].expires_ms,
+		    "name", name));
 	}
 	free(g);
 	json_object_set_new(o, "grants", grants);
@@ -548,16 +587,24 @@ reload(struct netd *d, char *err, size_t errlen)
 	    old.control_socket);
 	snprintf(d->conf.state_dir, sizeof(d->conf.state_dir), "%s",
 	    old.state_dir);
+	/* The proxy first: it may refuse the new addresses. */
+	if (d->dns != NULL && dnsproxy_reload(d->dns, &nc, err, errlen) ==
+	    -1) {
+		d->conf = old;
+		return -1;
+	}
 	/* The same netlink socket; the old table stays until the commit. */
-	lay.uid_min = nc.uid_min;
-	lay.uid_max = nc.uid_max;
-	lay.nflog_group = (uint16_t)nc.nflog_group;
+	layout_of(&nc, &lay);
 	nft_set_layout(d->nft, &lay);
 	if (rebuild(d, err, errlen) == -1) {
-		lay.uid_min = old.uid_min;
-		lay.uid_max = old.uid_max;
-		lay.nflog_group = (uint16_t)old.nflog_group;
+		char e2[CONFIG_ERR_MAX];
+
+		layout_of(&old, &lay);
 		nft_set_layout(d->nft, &lay);
+		if (d->dns != NULL && dnsproxy_reload(d->dns, &old, e2,
+		    sizeof(e2)) == -1)
+			log_warnx("dns: back to the old configuration: %s",
+			    e2);
 		d->conf = old;
 		return -1;
 	}
@@ -620,7 +667,7 @@ event_cb(const struct nflog_event *ev, void *arg)
 	    apps_find_uid(d->apps, ev->uid);
 	char dst[INET6_ADDRSTRLEN];
 	const char *proto;
-	json_t *o;
+	json_t *o, *r;
 
 	inet_ntop(ev->family, ev->daddr, dst, sizeof(dst));
 	proto = ev->proto == IPPROTO_TCP ? "tcp" : ev->proto == IPPROTO_UDP ?
@@ -634,18 +681,36 @@ event_cb(const struct nflog_event *ev, void *arg)
 	    "port", (json_int_t)ev->dport);
 	if (o == NULL)
 		return;
+	/* "Why is my app blocked": the name this address came from. */
+	if ((r = dnsproxy_resolved(d->dns, ev->uid, ev->family, ev->daddr)) !=
+	    NULL)
+		json_object_set_new(o, "resolved", r);
 	d->denied++;
 	if (a != NULL)
 		a->denied++;
 	log_debug("denied: uid %d app %s %s %s port %u (%s)", (int)ev->uid,
 	    a ? a->name : "-", proto, dst, (unsigned)ev->dport, ev->kind);
+	event_add_json(d, o);
+	json_decref(o);
+}
+
+/* Keep an event in the ring and send it to every follower. */
+static void
+event_add_json(struct netd *d, json_t *o)
+{
 	json_decref(d->events[d->event_next]);
 	d->events[d->event_next] = json_incref(o);
 	d->event_next = (d->event_next + 1) % NETD_EVENTS;
 	if (d->nevents < NETD_EVENTS)
 		d->nevents++;
 	control_broadcast(d->ctl, o);
-	json_decref(o);
+}
+
+/* A query the proxy refused to an app. */
+static void
+dns_event_cb(void *arg, json_t *o)
+{
+	event_add_json(arg, o);
 }
 
 static json_t *
@@ -781,9 +846,7 @@ main(int argc, char *argv[])
 	d.started = time(NULL);
 
 	/* The kernel side: one netlink socket for the daemon's life. */
-	lay.uid_min = d.conf.uid_min;
-	lay.uid_max = d.conf.uid_max;
-	lay.nflog_group = (uint16_t)d.conf.nflog_group;
+	layout_of(&d.conf, &lay);
 	if ((d.nft = nft_open(&lay, err, sizeof(err))) == NULL)
 		fatalx("nftables: %s", err);
 	if (nft_debug)
@@ -802,6 +865,11 @@ main(int argc, char *argv[])
 	if ((d.ctl = control_new(d.base, d.conf.control_socket, d.admin_gid,
 	    handle, &d, err, sizeof(err))) == NULL)
 		fatalx("control socket: %s", err);
+
+	/* The DNS proxy, once the rules that mark its queries are in. */
+	if ((d.dns = dnsproxy_new(d.base, &d.conf, d.apps, d.nft,
+	    dns_event_cb, &d, err, sizeof(err))) == NULL)
+		fatalx("dns: %s", err);
 
 	/* Denials from the kernel, for events and counters. */
 	if ((d.nflog = nflog_open(d.base, (uint16_t)d.conf.nflog_group,
@@ -835,6 +903,7 @@ main(int argc, char *argv[])
 	event_free(ev_term);
 	event_free(ev_int);
 	nflog_close(d.nflog);
+	dnsproxy_free(d.dns);
 	control_free(d.ctl);
 	apps_free(d.apps);
 	for (i = 0; i < NETD_EVENTS; i++)

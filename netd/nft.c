@@ -776,6 +776,57 @@ e_ct_state(struct nftnl_rule *r, uint32_t mask, int *oom)
 	e_add(r, e_cmp(NFT_CMP_NEQ, NFT_REG_1, &zero, 4), oom);
 }
 
+/*
+ * output, before the jump: ip daddr A PROTO dport P meta mark set meta
+ * skuid accept. The DNS proxy reads the mark as the sender's uid; apps
+ * reach the proxy whatever their policy. The chain's type is filter, so
+ * the new mark changes no route.
+ */
+static void
+rule_dns(struct nft *n, const struct nft_listen *l, uint8_t proto)
+{
+	struct nftnl_rule *r = rule_new_in(CHAIN_OUTPUT);
+	uint8_t nfp = l->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	uint16_t port = htons(l->port);
+	struct nftnl_expr *e;
+	char what[160], a[INET6_ADDRSTRLEN];
+	int oom = 0;
+
+	if (r != NULL) {
+		e_add(r, e_meta(NFT_META_NFPROTO, NFT_REG_1), &oom);
+		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &nfp, 1), &oom);
+		if (l->family == AF_INET) {
+			e_add(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4,
+			    NFT_REG_1), &oom);
+			e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, l->addr, 4),
+			    &oom);
+		} else {
+			e_add(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 24, 16,
+			    NFT_REG_1), &oom);
+			e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, l->addr, 16),
+			    &oom);
+		}
+		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG_1), &oom);
+		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &proto, 1), &oom);
+		e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+		    NFT_REG_1), &oom);
+		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &port, 2), &oom);
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		if ((e = nftnl_expr_alloc("meta")) != NULL) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY,
+			    NFT_META_MARK);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+		}
+		e_add(r, e, &oom);
+		e_add(r, e_verdict(NF_ACCEPT), &oom);
+	}
+	inet_ntop(l->family, l->addr, a, sizeof(a));
+	snprintf(what, sizeof(what), "%s daddr %s %s dport %u meta mark set "
+	    "meta skuid accept", l->family == AF_INET ? "ip" : "ip6", a,
+	    proto == IPPROTO_UDP ? "udp" : "tcp", (unsigned)l->port);
+	rule_commit(n, r, oom, what);
+}
+
 static void
 build_rules(struct nft *n)
 {
@@ -786,7 +837,14 @@ build_rules(struct nft *n)
 	uint16_t g = n->lay.nflog_group;
 	struct nftnl_expr *e;
 	struct nftnl_rule *r;
+	size_t i;
 	int oom = 0;
+
+	/* First, queries to the DNS proxy, marked and let through. */
+	for (i = 0; i < n->lay.ndns; i++) {
+		rule_dns(n, &n->lay.dns[i], IPPROTO_UDP);
+		rule_dns(n, &n->lay.dns[i], IPPROTO_TCP);
+	}
 
 	/*
 	 * output: meta skuid MIN-MAX jump app. A packet with no socket (a
@@ -1602,6 +1660,60 @@ nft_app_del(struct nft *n, const struct nft_app *a, char *err, size_t errlen)
 		    (unsigned)a->uid, ng, DEL_ROUNDS);
 	free(g);
 	return 0;
+}
+
+int
+nft_revoke(struct nft *n, uid_t uid, int family, const void *addrs,
+    size_t na, char *err, size_t errlen)
+{
+	size_t alen = family == AF_INET ? 4 : 16, i;
+	struct nft_grant_info *g;
+	char what[96];
+	int rc;
+
+	if (family != AF_INET && family != AF_INET6) {
+		seterr(err, errlen, "invalid revoke");
+		errno = EINVAL;
+		return -1;
+	}
+	if (na == 0)
+		return 0;
+	if ((g = calloc(na, sizeof(*g))) == NULL) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < na; i++) {
+		g[i].uid = uid;
+		g[i].family = family;
+		memcpy(g[i].addr, (const uint8_t *)addrs + i * alen, alen);
+	}
+	if (na > 1)
+		qsort(g, na, sizeof(*g), cmp_grant);
+	snprintf(what, sizeof(what), "revoke of %zu address%s from uid %u",
+	    na, na == 1 ? "" : "es", (unsigned)uid);
+	for (;;) {
+		if (batch_begin(n) == -1) {
+			free(g);
+			seterr(err, errlen, "out of memory");
+			return -1;
+		}
+		put_grants(n, n->no_destroy ? NFT_MSG_DELSETELEM :
+		    NFT_MSG_DESTROYSETELEM, g, na, what);
+		rc = batch_commit(n, err, errlen);
+		if (rc == -1 && !n->no_destroy && (errno == EOPNOTSUPP ||
+		    errno == EINVAL)) {
+			log_info("nftables: no DESTROYSETELEM, using "
+			    "DELSETELEM");
+			n->no_destroy = true;
+			continue;
+		}
+		break;
+	}
+	/* DELSETELEM of one that expired meanwhile: nothing to take. */
+	if (rc == -1 && n->no_destroy && errno == ENOENT && na == 1)
+		rc = 0;
+	free(g);
+	return rc;
 }
 
 int

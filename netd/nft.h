@@ -21,10 +21,25 @@ struct nft;
 #define NFT_TABLE	"netd"
 #define NFT_ERR_MAX	512
 
+#define NFT_DNS_MAX	4
+
+/* An address and port the DNS proxy listens on. addr in network order. */
+struct nft_listen {
+	int		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 addr[16];
+	uint16_t	 port;		/* host order */
+};
+
 struct nft_layout {
 	uid_t		 uid_min;	/* app uid range, inclusive */
 	uid_t		 uid_max;
 	uint16_t	 nflog_group;	/* denials are logged here */
+	/*
+	 * The DNS proxy: UDP and TCP to these get the sender's uid as their
+	 * packet mark (the proxy reads it back) and are accepted.
+	 */
+	struct nft_listen dns[NFT_DNS_MAX];
+	size_t		 ndns;
 };
 
 struct nft_app {
@@ -71,6 +86,13 @@ int	nft_app_del(struct nft *, const struct nft_app *, char *err,
  */
 int	nft_grant(struct nft *, uid_t, int family, const void *addrs,
 	    size_t n, uint32_t timeout_ms, char *err, size_t errlen);
+
+/*
+ * Take back n addresses of family from uid (they may have expired
+ * already). Returns after the kernel acked, 0 or -1.
+ */
+int	nft_revoke(struct nft *, uid_t, int family, const void *addrs,
+	    size_t n, char *err, size_t errlen);
 
 /* One live grant, as read back from the kernel. */
 struct nft_grant_info {

@@ -19,7 +19,7 @@
 #include "../netd/config.h"
 
 #define SHIPPED		"configs/netd.conf"
-#define NKEYS		13
+#define NKEYS		16
 
 static struct netd_config cfg;
 static char err[CONFIG_ERR_MAX];
@@ -100,6 +100,9 @@ assert_config_eq(const struct netd_config *a, const struct netd_config *b)
 	ck_assert_uint_eq(a->max_ttl, b->max_ttl);
 	ck_assert_uint_eq(a->grace, b->grace);
 	ck_assert_uint_eq(a->max_addrs_per_name, b->max_addrs_per_name);
+	ck_assert_uint_eq(a->cache_size, b->cache_size);
+	ck_assert_int_eq(a->rebind_protection, b->rebind_protection);
+	ck_assert_str_eq(a->rebind_allow, b->rebind_allow);
 	ck_assert_uint_eq(a->nflog_group, b->nflog_group);
 	ck_assert_str_eq(a->state_dir, b->state_dir);
 	ck_assert_int_eq(a->refuse_non_app, b->refuse_non_app);
@@ -145,6 +148,9 @@ static const char every_key[] =
     "max_ttl = 3600\n"
     "grace = 10\n"
     "max_addrs_per_name = 64\n"
+    "cache_size = 0\n"
+    "rebind_protection = no\n"
+    "rebind_allow = Router.LAN *.home.arpa\n"
     "nflog_group = 7\n";
 
 START_TEST(test_defaults)
@@ -168,6 +174,9 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(cfg.state_dir, "/var/lib/netd");
 	ck_assert(!cfg.refuse_non_app);
 	ck_assert_int_eq(cfg.deny_rcode, 3);
+	ck_assert_uint_eq(cfg.cache_size, 10000);
+	ck_assert(cfg.rebind_protection);
+	ck_assert_str_eq(cfg.rebind_allow, "");
 
 	/* An empty file, or one of comments only, is the defaults. */
 	d = cfg;
@@ -201,6 +210,9 @@ START_TEST(test_every_key)
 	ck_assert_uint_eq(cfg.max_ttl, 3600);
 	ck_assert_uint_eq(cfg.grace, 10);
 	ck_assert_uint_eq(cfg.max_addrs_per_name, 64);
+	ck_assert_uint_eq(cfg.cache_size, 0);
+	ck_assert(!cfg.rebind_protection);
+	ck_assert_str_eq(cfg.rebind_allow, "router.lan *.home.arpa");
 	ck_assert_uint_eq(cfg.nflog_group, 7);
 }
 END_TEST
@@ -267,6 +279,13 @@ START_TEST(test_values)
 	ck_assert_uint_eq(cfg.uid_max, 1);
 	parse_ok("min_ttl = 300\nmax_ttl = 300");
 	ck_assert_uint_eq(cfg.min_ttl, 300);
+
+	/* Names: blanks between them collapse, case folds. */
+	parse_ok("rebind_allow = \tA.b  *.C_d-1.example\t x\n");
+	ck_assert_str_eq(cfg.rebind_allow, "a.b *.c_d-1.example x");
+	parse_ok("rebind_allow =\ncache_size = 10000000");
+	ck_assert_str_eq(cfg.rebind_allow, "");
+	ck_assert_uint_eq(cfg.cache_size, 10000000);
 }
 END_TEST
 
@@ -464,6 +483,23 @@ static const struct err_case errors[] = {
 	{ "deny_rcode = 3",
 	    "t.conf:1: deny_rcode: '3' is not nxdomain or refused" },
 
+	{ "rebind_allow = a..b",
+	    "t.conf:1: rebind_allow: 'a..b' is not a host name or *.name" },
+	{ "rebind_allow = ok.test *",
+	    "t.conf:1: rebind_allow: '*' is not a host name or *.name" },
+	{ "rebind_allow = a.*.b",
+	    "t.conf:1: rebind_allow: 'a.*.b' is not a host name or *.name" },
+	{ "rebind_allow = a.b.",
+	    "t.conf:1: rebind_allow: 'a.b.' is not a host name or *.name" },
+	{ "rebind_allow = 10.0.0.1/8",
+	    "t.conf:1: rebind_allow: '10.0.0.1/8' is not a host name or "
+	    "*.name" },
+	{ "cache_size = 10000001",
+	    "t.conf:1: cache_size: '10000001' is out of range "
+	    "(0..10000000)" },
+	{ "rebind_protection = sometimes",
+	    "t.conf:1: rebind_protection: 'sometimes' is not yes or no" },
+
 	/* Messages stay on one line. */
 	{ "min_ttl = 1\x01\x1b[2J",
 	    "t.conf:1: min_ttl: '1??[2J' is not a number of seconds" },
@@ -579,6 +615,9 @@ START_TEST(test_print)
 	    "max_ttl = 86400\n"
 	    "grace = 5\n"
 	    "max_addrs_per_name = 16\n"
+	    "cache_size = 10000\n"
+	    "rebind_protection = yes\n"
+	    "rebind_allow =\n"
 	    "nflog_group = 100\n");
 	free(s);
 	parse_ok(every_key);
@@ -596,6 +635,9 @@ START_TEST(test_print)
 	    "max_ttl = 3600\n"
 	    "grace = 10\n"
 	    "max_addrs_per_name = 64\n"
+	    "cache_size = 0\n"
+	    "rebind_protection = no\n"
+	    "rebind_allow = router.lan *.home.arpa\n"
 	    "nflog_group = 7\n");
 	free(s);
 }

@@ -27,7 +27,8 @@ static int skipped;
 static void
 setup(void)
 {
-	struct nft_layout lay = { 10000, 59999, 100 };
+	struct nft_layout lay = { .uid_min = 10000, .uid_max = 59999,
+	    .nflog_group = 100 };
 	char err[NFT_ERR_MAX];
 
 	skipped = geteuid() != 0 || unshare(CLONE_NEWNET) == -1;

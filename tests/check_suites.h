@@ -13,5 +13,7 @@ Suite	*config_suite(void);
 Suite	*nft_suite(void);
 Suite	*wire_suite(void);
 Suite	*apps_suite(void);
+Suite	*cache_suite(void);
+Suite	*learn_suite(void);
 
 #endif /* NETD_TESTS_CHECK_SUITES_H */

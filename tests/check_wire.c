@@ -34,14 +34,23 @@ struct got {
 
 static struct msg *m;
 static struct got *got;
+/* dns_answer_filter(): the message expected, its output, keep's calls. */
+static struct msg *fwant, *fout;
+static struct got *calls;
 
 static void
 setup(void)
 {
 	m = calloc(1, sizeof(*m));
 	got = calloc(1, sizeof(*got));
+	fwant = calloc(1, sizeof(*fwant));
+	fout = calloc(1, sizeof(*fout));
+	calls = calloc(1, sizeof(*calls));
 	ck_assert_ptr_nonnull(m);
 	ck_assert_ptr_nonnull(got);
+	ck_assert_ptr_nonnull(fwant);
+	ck_assert_ptr_nonnull(fout);
+	ck_assert_ptr_nonnull(calls);
 }
 
 static void
@@ -49,8 +58,11 @@ teardown(void)
 {
 	free(m);
 	free(got);
-	m = NULL;
-	got = NULL;
+	free(fwant);
+	free(fout);
+	free(calls);
+	m = fwant = fout = NULL;
+	got = calls = NULL;
 }
 
 static void
@@ -191,22 +203,29 @@ m_question(struct msg *mm, const char *name, unsigned type, unsigned class)
  * ptr. Returns the offset of the rdlength field (the TTL is the 4 octets
  * before it); write the rdata, then rr_end().
  */
+/* The fixed fields after an owner already written; as rr_begin(). */
 static size_t
-rr_begin(struct msg *mm, const char *name, size_t ptr, unsigned type,
-    unsigned class, uint32_t ttl)
+rr_fixed(struct msg *mm, unsigned type, unsigned class, uint32_t ttl)
 {
 	size_t rdl;
 
-	if (name != NULL)
-		m_name(mm, name);
-	else
-		m_ptr(mm, ptr);
 	m_u16(mm, type);
 	m_u16(mm, class);
 	m_u32(mm, ttl);
 	rdl = mm->len;
 	m_u16(mm, 0);
 	return rdl;
+}
+
+static size_t
+rr_begin(struct msg *mm, const char *name, size_t ptr, unsigned type,
+    unsigned class, uint32_t ttl)
+{
+	if (name != NULL)
+		m_name(mm, name);
+	else
+		m_ptr(mm, ptr);
+	return rr_fixed(mm, type, class, ttl);
 }
 
 static void
@@ -1293,6 +1312,572 @@ START_TEST(test_strerror)
 }
 END_TEST
 
+/* Filtering (DNS rebinding). */
+
+/* Every call is recorded in arg (a struct got). */
+static bool
+keep_public(const struct dns_addr *a, void *arg)
+{
+	collect(a, arg);
+	return !dns_addr_is_private(a);
+}
+
+static bool
+keep_all(const struct dns_addr *a, void *arg)
+{
+	collect(a, arg);
+	return true;
+}
+
+/* Filter m into fout with keep_public; calls gets keep's arguments. */
+static enum dns_status
+filter(const struct dns_query *q, size_t *ndropped)
+{
+	calls->n = 0;
+	fout->len = MSG_MAX;
+	*ndropped = 12345;
+	return dns_answer_filter(m->b, m->len, q, keep_public, calls, fout->b,
+	    &fout->len, ndropped);
+}
+
+/* The output is fwant, octet for octet. */
+static void
+ck_want(void)
+{
+	ck_assert_uint_eq(fout->len, fwant->len);
+	ck_assert_mem_eq(fout->b, fwant->b, fwant->len);
+}
+
+static enum dns_status
+answer_out(const struct dns_query *q, struct dns_answer *ans)
+{
+	got->n = 0;
+	return dns_answer_addrs(fout->b, fout->len, q, ans, collect, got);
+}
+
+/* A one-address SvcParam, ipv4hint or ipv6hint. */
+static void
+m_hint(struct msg *mm, const char *addr)
+{
+	uint8_t a[16];
+	int af = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(af, addr, a), 1);
+	m_u16(mm, af == AF_INET ? 4 : 6);
+	m_u16(mm, af == AF_INET ? 4 : 16);
+	m_raw(mm, a, af == AF_INET ? 4 : 16);
+}
+
+/*
+ * www.example.com -> a.cdn.example.net -> b.edge.example.org, whose name
+ * is first written in full by a private A record that goes: the second
+ * CNAME's target, the addresses kept after it and the SOA all point into
+ * that record's owner, and an additional A points into the SOA's rdata.
+ */
+START_TEST(test_filter_basic)
+{
+	struct dns_query q;
+	struct dns_answer ans;
+	size_t t1, o2, ns1, rdl, nd;
+
+	make_query(&q, 0x5151, "www.example.com", DNS_TYPE_A);
+	m_answer(m, &q, 0);
+	t1 = rr_cname(m, NULL, DNS_HDR_LEN, 300, "a.cdn.example.net");
+	o2 = m->len;
+	rr_addr(m, "b.edge.example.org", 0, 60, "10.1.2.3");
+	rdl = rr_begin(m, NULL, t1, DNS_TYPE_CNAME, DNS_CLASS_IN, 120);
+	m_ptr(m, o2);
+	rr_end(m, rdl);
+	rr_addr(m, NULL, o2, 3600, "192.0.2.10");
+	rr_addr(m, NULL, o2, 90, "fe80::1");
+	rr_addr(m, NULL, o2, 30, "2001:db8::10");
+	rdl = rr_begin(m, NULL, o2 + 2, DNS_TYPE_SOA, DNS_CLASS_IN, 900);
+	ns1 = m_labels(m, "ns1", o2 + 2);
+	m_labels(m, "hostmaster", o2 + 2);
+	m_u32(m, 1);
+	m_u32(m, 7200);
+	m_u32(m, 3600);
+	m_u32(m, 1209600);
+	m_u32(m, 60);
+	rr_end(m, rdl);
+	rr_addr(m, NULL, o2, 5, "127.0.0.1");
+	rr_addr(m, NULL, ns1, 7, "198.51.100.1");
+	/* Any class: a CH "A" of 4 octets is judged too. */
+	rdl = rr_begin(m, NULL, o2, DNS_TYPE_A, 3, 8);
+	m_raw(m, "\12\0\0\1", 4);
+	rr_end(m, rdl);
+	rr_opt(m, 1232, 0x00008000);
+	m_counts(m, 1, 6, 1, 4);
+	ck_assert_int_eq(answer(&q, &ans), DNS_OK);
+	ck_assert_uint_eq(got->n, 4);
+
+	m_answer(fwant, &q, 0);
+	rr_cname(fwant, "www.example.com", 0, 300, "a.cdn.example.net");
+	rr_cname(fwant, "a.cdn.example.net", 0, 120, "b.edge.example.org");
+	rr_addr(fwant, "b.edge.example.org", 0, 3600, "192.0.2.10");
+	rr_addr(fwant, "b.edge.example.org", 0, 30, "2001:db8::10");
+	rdl = rr_begin(fwant, "edge.example.org", 0, DNS_TYPE_SOA,
+	    DNS_CLASS_IN, 900);
+	m_name(fwant, "ns1.edge.example.org");
+	m_name(fwant, "hostmaster.edge.example.org");
+	m_u32(fwant, 1);
+	m_u32(fwant, 7200);
+	m_u32(fwant, 3600);
+	m_u32(fwant, 1209600);
+	m_u32(fwant, 60);
+	rr_end(fwant, rdl);
+	rr_addr(fwant, "ns1.edge.example.org", 0, 7, "198.51.100.1");
+	rr_opt(fwant, 1232, 0x00008000);
+	m_counts(fwant, 1, 4, 1, 2);
+
+	ck_assert_int_eq(filter(&q, &nd), DNS_OK);
+	ck_assert_uint_eq(nd, 4);
+	ck_want();
+	/* Uncompressed, it is longer than what came in. */
+	ck_assert_uint_gt(fout->len, m->len);
+
+	/* keep saw every address, in order, with the record's own TTL. */
+	ck_assert_uint_eq(calls->n, 7);
+	ck_addr(&calls->a[0], "10.1.2.3", DNS_TYPE_A, 60);
+	ck_addr(&calls->a[1], "192.0.2.10", DNS_TYPE_A, 3600);
+	ck_addr(&calls->a[2], "fe80::1", DNS_TYPE_AAAA, 90);
+	ck_addr(&calls->a[3], "2001:db8::10", DNS_TYPE_AAAA, 30);
+	ck_addr(&calls->a[4], "127.0.0.1", DNS_TYPE_A, 5);
+	ck_addr(&calls->a[5], "198.51.100.1", DNS_TYPE_A, 7);
+	ck_addr(&calls->a[6], "10.0.0.1", DNS_TYPE_A, 8);
+
+	/* The output answers the query with the addresses kept. */
+	ck_assert_int_eq(answer_out(&q, &ans), DNS_OK);
+	ck_assert_uint_eq(ans.ncname, 2);
+	ck_assert_uint_eq(got->n, 2);
+	ck_addr(&got->a[0], "192.0.2.10", DNS_TYPE_A, 120);
+	ck_addr(&got->a[1], "2001:db8::10", DNS_TYPE_AAAA, 30);
+	ck_assert_uint_eq(ans.min_ttl, 30);
+	ck_assert_uint_eq(ans.neg_ttl, 60);
+	ck_assert(ans.edns);
+	ck_assert(ans.edns_do);
+	ck_assert_uint_eq(ans.flags, DNS_F_QR | DNS_F_RD | DNS_F_RA);
+}
+END_TEST
+
+/*
+ * HTTPS records: one wholly public (kept), one with a private ipv6hint,
+ * one with a private ipv4hint first (keep is not asked about the second
+ * address), an AliasMode one with a private hint (dropped too), one whose
+ * target points into a dropped record's target, and an SVCB.
+ */
+START_TEST(test_filter_svcb)
+{
+	static const char params[] = P_ALPN P_V4HINT P_V6HINT;
+	struct dns_query q;
+	struct dns_answer ans;
+	size_t t, tg, tc, rdl, nd;
+
+	make_query(&q, 7, "svc.example.com", DNS_TYPE_HTTPS);
+	m_answer(m, &q, 0);
+	t = rr_cname(m, NULL, DNS_HDR_LEN, 100, "cdn.example.net");
+	rdl = rr_begin(m, NULL, t, DNS_TYPE_HTTPS, DNS_CLASS_IN, 300);
+	m_u16(m, 1);
+	tg = m_name(m, "pool.cdn.example.net");
+	m_raw(m, params, sizeof(params) - 1);
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, t, DNS_TYPE_HTTPS, DNS_CLASS_IN, 300);
+	m_u16(m, 2);
+	m_labels(m, "alt", tg);
+	m_hint(m, "192.0.2.3");
+	m_hint(m, "fc00::1");
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, t, DNS_TYPE_HTTPS, DNS_CLASS_IN, 300);
+	m_u16(m, 3);
+	tc = m_labels(m, "far", tg);
+	m_raw(m, "\0\4\0\10\300\250\1\1\300\0\2\11", 12);
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, t, DNS_TYPE_HTTPS, DNS_CLASS_IN, 300);
+	m_u16(m, 0);
+	m_name(m, "alias.example.org");
+	m_hint(m, "10.0.0.1");
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, t, DNS_TYPE_HTTPS, DNS_CLASS_IN, 200);
+	m_u16(m, 4);
+	m_ptr(m, tc);
+	m_hint(m, "192.0.2.4");
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, t, DNS_TYPE_SVCB, DNS_CLASS_IN, 50);
+	m_u16(m, 1);
+	m_name(m, "");
+	m_hint(m, "2001:db8::1");
+	rr_end(m, rdl);
+	m_counts(m, 1, 7, 0, 0);
+
+	m_answer(fwant, &q, 0);
+	rr_cname(fwant, "svc.example.com", 0, 100, "cdn.example.net");
+	rdl = rr_begin(fwant, "cdn.example.net", 0, DNS_TYPE_HTTPS,
+	    DNS_CLASS_IN, 300);
+	m_u16(fwant, 1);
+	m_name(fwant, "pool.cdn.example.net");
+	m_raw(fwant, params, sizeof(params) - 1);
+	rr_end(fwant, rdl);
+	rdl = rr_begin(fwant, "cdn.example.net", 0, DNS_TYPE_HTTPS,
+	    DNS_CLASS_IN, 200);
+	m_u16(fwant, 4);
+	m_name(fwant, "far.pool.cdn.example.net");
+	m_hint(fwant, "192.0.2.4");
+	rr_end(fwant, rdl);
+	rdl = rr_begin(fwant, "cdn.example.net", 0, DNS_TYPE_SVCB,
+	    DNS_CLASS_IN, 50);
+	m_u16(fwant, 1);
+	m_name(fwant, "");
+	m_hint(fwant, "2001:db8::1");
+	rr_end(fwant, rdl);
+	m_counts(fwant, 1, 4, 0, 0);
+
+	ck_assert_int_eq(filter(&q, &nd), DNS_OK);
+	ck_assert_uint_eq(nd, 3);
+	ck_want();
+	ck_assert_uint_eq(calls->n, 9);
+	ck_addr(&calls->a[2], "2001:db8::1", DNS_TYPE_HTTPS, 300);
+	ck_addr(&calls->a[4], "fc00::1", DNS_TYPE_HTTPS, 300);
+	ck_addr(&calls->a[5], "192.168.1.1", DNS_TYPE_HTTPS, 300);
+	ck_addr(&calls->a[6], "10.0.0.1", DNS_TYPE_HTTPS, 300);
+	ck_addr(&calls->a[7], "192.0.2.4", DNS_TYPE_HTTPS, 200);
+	ck_addr(&calls->a[8], "2001:db8::1", DNS_TYPE_SVCB, 50);
+
+	ck_assert_int_eq(answer_out(&q, &ans), DNS_OK);
+	ck_assert_uint_eq(got->n, 5);
+	ck_addr(&got->a[0], "192.0.2.1", DNS_TYPE_HTTPS, 100);
+	ck_addr(&got->a[1], "192.0.2.2", DNS_TYPE_HTTPS, 100);
+	ck_addr(&got->a[2], "2001:db8::1", DNS_TYPE_HTTPS, 100);
+	ck_addr(&got->a[3], "192.0.2.4", DNS_TYPE_HTTPS, 100);
+	ck_addr(&got->a[4], "2001:db8::1", DNS_TYPE_SVCB, 50);
+}
+END_TEST
+
+/*
+ * Names in the rdata of NS, MX, PTR, SRV and NAPTR that point into a
+ * dropped record are written out in full, keeping their case; an unknown
+ * type's rdata and an MX whose name does not read are copied verbatim.
+ */
+START_TEST(test_filter_rdata_names)
+{
+	struct dns_query q;
+	struct dns_answer ans;
+	size_t og, rdl, nd;
+
+	make_query(&q, 0x0bad, "www.example.com", DNS_TYPE_A);
+	m_answer(m, &q, 0);
+	og = m->len;
+	rr_addr(m, "gone.Example.net", 0, 60, "10.0.0.7");
+	rr_addr(m, NULL, DNS_HDR_LEN, 60, "192.0.2.1");
+	rdl = rr_begin(m, NULL, og + 5, DNS_TYPE_NS, DNS_CLASS_IN, 600);
+	m_labels(m, "ns1", og + 5);
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, og + 5, DNS_TYPE_NS, DNS_CLASS_IN, 600);
+	m_name(m, "NS2.Example.NET");
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, og, DNS_TYPE_MX, DNS_CLASS_IN, 300);
+	m_u16(m, 10);
+	m_labels(m, "mail", og);
+	rr_end(m, rdl);
+	rdl = rr_begin(m, "7.0.0.10.in-addr.arpa", 0, DNS_TYPE_PTR,
+	    DNS_CLASS_IN, 300);
+	m_ptr(m, og);
+	rr_end(m, rdl);
+	m_labels(m, "_sip._tcp", og + 5);
+	rdl = rr_fixed(m, DNS_TYPE_SRV, DNS_CLASS_IN, 300);
+	m_u16(m, 1);
+	m_u16(m, 2);
+	m_u16(m, 5060);
+	m_labels(m, "sip", og + 5);
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, og, 99, DNS_CLASS_IN, 300);
+	m_raw(m, "\300\14\1x", 4);
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, og, DNS_TYPE_MX, DNS_CLASS_IN, 300);
+	m_raw(m, "\0\1\300\377", 4);
+	rr_end(m, rdl);
+	rdl = rr_begin(m, NULL, og, 35, DNS_CLASS_IN, 300);
+	m_raw(m, "\0\144\0\12\1U\7E2U+sip\0", 15);
+	m_labels(m, "nap", og + 5);
+	rr_end(m, rdl);
+	rr_addr(m, NULL, og, 0x80000005u, "::ffff:10.0.0.1");
+	rr_opt(m, 4096, 0);
+	m_counts(m, 1, 2, 2, 8);
+	ck_assert_int_eq(answer(&q, &ans), DNS_OK);
+
+	m_answer(fwant, &q, 0);
+	rr_addr(fwant, "www.example.com", 0, 60, "192.0.2.1");
+	rdl = rr_begin(fwant, "Example.net", 0, DNS_TYPE_NS, DNS_CLASS_IN,
+	    600);
+	m_name(fwant, "ns1.Example.net");
+	rr_end(fwant, rdl);
+	rdl = rr_begin(fwant, "Example.net", 0, DNS_TYPE_NS, DNS_CLASS_IN,
+	    600);
+	m_name(fwant, "NS2.Example.NET");
+	rr_end(fwant, rdl);
+	rdl = rr_begin(fwant, "gone.Example.net", 0, DNS_TYPE_MX,
+	    DNS_CLASS_IN, 300);
+	m_u16(fwant, 10);
+	m_name(fwant, "mail.gone.Example.net");
+	rr_end(fwant, rdl);
+	rdl = rr_begin(fwant, "7.0.0.10.in-addr.arpa", 0, DNS_TYPE_PTR,
+	    DNS_CLASS_IN, 300);
+	m_name(fwant, "gone.Example.net");
+	rr_end(fwant, rdl);
+	rdl = rr_begin(fwant, "_sip._tcp.Example.net", 0, DNS_TYPE_SRV,
+	    DNS_CLASS_IN, 300);
+	m_u16(fwant, 1);
+	m_u16(fwant, 2);
+	m_u16(fwant, 5060);
+	m_name(fwant, "sip.Example.net");
+	rr_end(fwant, rdl);
+	rdl = rr_begin(fwant, "gone.Example.net", 0, 99, DNS_CLASS_IN, 300);
+	m_raw(fwant, "\300\14\1x", 4);
+	rr_end(fwant, rdl);
+	rdl = rr_begin(fwant, "gone.Example.net", 0, DNS_TYPE_MX,
+	    DNS_CLASS_IN, 300);
+	m_raw(fwant, "\0\1\300\377", 4);
+	rr_end(fwant, rdl);
+	rdl = rr_begin(fwant, "gone.Example.net", 0, 35, DNS_CLASS_IN, 300);
+	m_raw(fwant, "\0\144\0\12\1U\7E2U+sip\0", 15);
+	m_name(fwant, "nap.Example.net");
+	rr_end(fwant, rdl);
+	rr_opt(fwant, 4096, 0);
+	m_counts(fwant, 1, 1, 2, 7);
+
+	ck_assert_int_eq(filter(&q, &nd), DNS_OK);
+	ck_assert_uint_eq(nd, 2);
+	ck_want();
+	ck_assert_uint_eq(calls->n, 3);
+	ck_addr(&calls->a[0], "10.0.0.7", DNS_TYPE_A, 60);
+	ck_addr(&calls->a[1], "192.0.2.1", DNS_TYPE_A, 60);
+	/* A TTL with the top bit set counts as 0. */
+	ck_addr(&calls->a[2], "::ffff:10.0.0.1", DNS_TYPE_AAAA, 0);
+	ck_assert_int_eq(answer_out(&q, &ans), DNS_OK);
+	ck_assert_uint_eq(got->n, 1);
+	ck_addr(&got->a[0], "192.0.2.1", DNS_TYPE_A, 60);
+}
+END_TEST
+
+/*
+ * Nothing to drop in an uncompressed answer: the same octets, less those
+ * after the last record. Header flags (TC, AD), the rcode and its EDNS
+ * extension are kept, and records are judged whatever the rcode.
+ */
+START_TEST(test_filter_unchanged)
+{
+	struct dns_query q;
+	struct dns_answer ans;
+	size_t nd, len;
+
+	make_query(&q, 0x1001, "www.example.com", DNS_TYPE_AAAA);
+	m_answer(m, &q, 0);
+	set16(m, 2, get16(m->b + 2) | DNS_F_TC | DNS_F_AD);
+	rr_cname(m, "www.example.com", 0, 30, "v6.example.net");
+	rr_addr(m, "v6.example.net", 0, 30, "2001:db8::1");
+	rr_soa(m, "example.net", 60, 60);
+	rr_addr(m, "ns.example.net", 0, 30, "192.0.2.53");
+	rr_opt(m, 1232, 0);
+	m_counts(m, 1, 2, 1, 2);
+	len = m->len;
+	m_raw(m, "junk", 4);
+	ck_assert_int_eq(filter(&q, &nd), DNS_OK);
+	ck_assert_uint_eq(nd, 0);
+	ck_assert_uint_eq(fout->len, len);
+	ck_assert_mem_eq(fout->b, m->b, len);
+
+	/* NXDOMAIN (12 bits, with EDNS): a private glue address goes. */
+	m_answer(m, &q, DNS_RCODE_NXDOMAIN);
+	rr_soa(m, "example.com", 60, 30);
+	rr_addr(m, "ns.example.com", 0, 30, "192.168.0.53");
+	rr_opt(m, 1232, 0x01000000);
+	m_counts(m, 1, 0, 1, 2);
+	ck_assert_int_eq(filter(&q, &nd), DNS_OK);
+	ck_assert_uint_eq(nd, 1);
+	ck_assert_uint_eq(fout->len, m->len - 30);
+	ck_assert_uint_eq(get16(fout->b + 10), 1);
+	ck_assert_mem_eq(fout->b, m->b, 10);
+	ck_assert_mem_eq(fout->b + 12, m->b + 12, fout->len - 12 - 11);
+	ck_assert_mem_eq(fout->b + fout->len - 11, m->b + m->len - 11, 11);
+	ck_assert_int_eq(answer_out(&q, &ans), DNS_OK);
+	ck_assert_uint_eq(ans.rcode, 0x13);
+	ck_assert_uint_eq(ans.neg_ttl, 30);
+}
+END_TEST
+
+/* Every address private: the CNAME stays, the answer has no address. */
+START_TEST(test_filter_all)
+{
+	struct dns_query q;
+	struct dns_answer ans;
+	size_t t, nd;
+
+	make_query(&q, 3, "intranet.example.com", DNS_TYPE_A);
+	m_answer(m, &q, 0);
+	t = rr_cname(m, NULL, DNS_HDR_LEN, 300, "host.corp.example");
+	rr_addr(m, NULL, t, 300, "10.0.0.1");
+	rr_addr(m, NULL, t, 300, "172.16.0.1");
+	rr_addr(m, NULL, t, 300, "::1");
+	m_counts(m, 1, 4, 0, 0);
+
+	m_answer(fwant, &q, 0);
+	rr_cname(fwant, "intranet.example.com", 0, 300, "host.corp.example");
+	m_counts(fwant, 1, 1, 0, 0);
+	ck_assert_int_eq(filter(&q, &nd), DNS_OK);
+	ck_assert_uint_eq(nd, 3);
+	ck_want();
+	ck_assert_int_eq(answer_out(&q, &ans), DNS_OK);
+	ck_assert_uint_eq(ans.ncname, 1);
+	ck_assert_uint_eq(ans.naddrs, 0);
+	ck_assert_uint_eq(ans.min_ttl, 300);
+
+	/* keep_all drops nothing, and ndropped may be NULL. */
+	fout->len = MSG_MAX;
+	ck_assert_int_eq(dns_answer_filter(m->b, m->len, &q, keep_all, calls,
+	    fout->b, &fout->len, NULL), DNS_OK);
+	ck_assert_int_eq(answer_out(&q, &ans), DNS_OK);
+	ck_assert_uint_eq(ans.naddrs, 3);
+}
+END_TEST
+
+/* What dns_answer_addrs() refuses is refused; keep is never called. */
+START_TEST(test_filter_refuse)
+{
+	struct dns_query q, q2;
+	struct dns_answer ans;
+	size_t nd, outlen;
+
+	make_query(&q, 0x4242, "www.example.com", DNS_TYPE_A);
+	m_chain(m, &q, false);
+	ck_assert_int_eq(filter(&q, &nd), DNS_OK);
+
+	make_query(&q2, 0x4243, "www.example.com", DNS_TYPE_A);
+	ck_assert_int_eq(filter(&q2, &nd), DNS_EMISMATCH);
+	ck_assert_uint_eq(calls->n, 0);
+	ck_assert_uint_eq(fout->len, MSG_MAX);
+	set16(m, 2, DNS_F_RD);
+	ck_assert_int_eq(filter(&q, &nd), DNS_EQR);
+	ck_assert_uint_eq(calls->n, 0);
+	m_long_chain(m, &q, DNS_CHAIN_MAX + 1);
+	ck_assert_int_eq(filter(&q, &nd), DNS_ECHAIN);
+	ck_assert_uint_eq(calls->n, 0);
+	outlen = MSG_MAX;
+	ck_assert_int_eq(dns_answer_filter(m->b, 11, &q, keep_all, calls,
+	    fout->b, &outlen, &nd), DNS_ESHORT);
+
+	/* Arguments. */
+	m_chain(m, &q, false);
+	outlen = MSG_MAX;
+	ck_assert_int_eq(dns_answer_filter(m->b, m->len, NULL, keep_all,
+	    calls, fout->b, &outlen, &nd), DNS_EINVAL);
+	ck_assert_int_eq(dns_answer_filter(m->b, m->len, &q, NULL, calls,
+	    fout->b, &outlen, &nd), DNS_EINVAL);
+	ck_assert_int_eq(dns_answer_filter(m->b, m->len, &q, keep_all, calls,
+	    NULL, &outlen, &nd), DNS_EINVAL);
+	ck_assert_int_eq(dns_answer_filter(m->b, m->len, &q, keep_all, calls,
+	    fout->b, NULL, &nd), DNS_EINVAL);
+	/* out may not overlap buf, at either end; it may follow it. */
+	outlen = MSG_MAX - m->len;
+	ck_assert_int_eq(dns_answer_filter(m->b, m->len, &q, keep_all, calls,
+	    m->b, &outlen, &nd), DNS_EINVAL);
+	ck_assert_int_eq(dns_answer_filter(m->b, m->len, &q, keep_all, calls,
+	    m->b + m->len - 1, &outlen, &nd), DNS_EINVAL);
+	ck_assert_int_eq(dns_answer_filter(m->b + 1, m->len - 1, &q,
+	    keep_all, calls, m->b, &outlen, &nd), DNS_EINVAL);
+	ck_assert_int_eq(dns_answer_filter(m->b, m->len, &q, keep_all, calls,
+	    m->b + m->len, &outlen, &nd), DNS_OK);
+	ck_assert_uint_eq(nd, 0);
+	ck_assert_int_eq(dns_answer_addrs(m->b + m->len, outlen, &q, &ans,
+	    NULL, NULL), DNS_OK);
+	ck_assert_uint_eq(ans.naddrs, 2);
+}
+END_TEST
+
+/* Private ranges: the edges of each, in both families. */
+struct private_case {
+	const char	*addr;
+	bool		 private;
+};
+
+static const struct private_case privates[] = {
+	{ "0.0.0.0", true },
+	{ "0.255.255.255", true },
+	{ "1.0.0.0", false },
+	{ "9.255.255.255", false },
+	{ "10.0.0.0", true },
+	{ "10.255.255.255", true },
+	{ "11.0.0.0", false },
+	{ "100.63.255.255", false },
+	{ "100.64.0.0", true },
+	{ "100.127.255.255", true },
+	{ "100.128.0.0", false },
+	{ "126.255.255.255", false },
+	{ "127.0.0.1", true },
+	{ "127.255.255.255", true },
+	{ "128.0.0.0", false },
+	{ "169.253.255.255", false },
+	{ "169.254.0.0", true },
+	{ "169.254.255.255", true },
+	{ "169.255.0.0", false },
+	{ "172.15.255.255", false },
+	{ "172.16.0.0", true },
+	{ "172.31.255.255", true },
+	{ "172.32.0.0", false },
+	{ "192.167.255.255", false },
+	{ "192.168.0.0", true },
+	{ "192.168.255.255", true },
+	{ "192.169.0.0", false },
+	{ "8.8.8.8", false },
+	{ "192.0.2.1", false },
+	{ "224.0.0.1", false },
+	{ "255.255.255.255", false },
+	{ "::", true },
+	{ "::1", true },
+	{ "::2", false },
+	{ "::1:0:0:1", false },
+	{ "1::", false },
+	{ "fe80::", true },
+	{ "fe80::1", true },
+	{ "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true },
+	{ "fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+	{ "fec0::", false },
+	{ "fc00::", true },
+	{ "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true },
+	{ "fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+	{ "fe00::", false },
+	{ "ff02::1", false },
+	{ "2001:db8::1", false },
+	{ "::ffff:10.0.0.1", true },
+	{ "::ffff:0.0.0.0", true },
+	{ "::ffff:127.0.0.1", true },
+	{ "::ffff:100.64.0.0", true },
+	{ "::ffff:100.63.255.255", false },
+	{ "::ffff:172.15.255.255", false },
+	{ "::ffff:172.16.0.0", true },
+	{ "::ffff:169.254.1.1", true },
+	{ "::ffff:192.168.1.1", true },
+	{ "::ffff:8.8.8.8", false },
+	{ "::fffe:10.0.0.1", false },
+	{ "::1:ffff:10.0.0.1", false },
+	{ "::10.0.0.1", false },	/* IPv4-compatible: deprecated */
+};
+
+START_TEST(test_private)
+{
+	const struct private_case *c = &privates[_i];
+	struct dns_addr a;
+	int af = strchr(c->addr, ':') ? AF_INET6 : AF_INET;
+
+	memset(&a, 0xee, sizeof(a));
+	a.family = af;
+	ck_assert_int_eq(inet_pton(af, c->addr, a.addr), 1);
+	ck_assert_msg(dns_addr_is_private(&a) == c->private, "%s: %d",
+	    c->addr, !c->private);
+	/* Another family is never private. */
+	a.family = AF_UNSPEC;
+	ck_assert(!dns_addr_is_private(&a));
+}
+END_TEST
+
 /* Limits. */
 
 /* A rich answer: chain, hints, SOA, OPT. */
@@ -1752,6 +2337,130 @@ START_TEST(test_absurd_counts)
 }
 END_TEST
 
+/*
+ * Every output size short of the message is DNS_ENOSPC, written into an
+ * exact-size heap buffer (ASan sees a write past it); the exact size
+ * gives the same octets as a large buffer.
+ */
+START_TEST(test_filter_nospace)
+{
+	struct dns_query q;
+	uint8_t *buf;
+	size_t n, outlen, nd;
+
+	m_rich_answer(m, &q);
+	rr_addr(m, NULL, DNS_HDR_LEN, 5, "127.0.0.1");
+	m_counts(m, 1, 3, 1, 2);
+	ck_assert_int_eq(filter(&q, &nd), DNS_OK);
+	ck_assert_uint_eq(nd, 1);
+	for (n = 0; n <= fout->len; n++) {
+		buf = malloc(n > 0 ? n : 1);
+		ck_assert_ptr_nonnull(buf);
+		outlen = n;
+		if (n < fout->len)
+			ck_assert_int_eq(dns_answer_filter(m->b, m->len, &q,
+			    keep_public, calls, buf, &outlen, &nd),
+			    DNS_ENOSPC);
+		else {
+			ck_assert_int_eq(dns_answer_filter(m->b, m->len, &q,
+			    keep_public, calls, buf, &outlen, &nd), DNS_OK);
+			ck_assert_uint_eq(outlen, n);
+			ck_assert_mem_eq(buf, fout->b, n);
+		}
+		free(buf);
+	}
+}
+END_TEST
+
+/* Every proper prefix of an answer is refused before keep is called. */
+START_TEST(test_filter_truncated)
+{
+	struct dns_query q;
+	uint8_t *copy, dst[MSG_MAX];
+	size_t n, outlen, nd;
+
+	m_rich_answer(m, &q);
+	for (n = 0; n < m->len; n++) {
+		copy = malloc(n > 0 ? n : 1);
+		ck_assert_ptr_nonnull(copy);
+		memcpy(copy, m->b, n);
+		calls->n = 0;
+		outlen = sizeof(dst);
+		ck_assert_int_ne(dns_answer_filter(copy, n, &q, keep_public,
+		    calls, dst, &outlen, &nd), DNS_OK);
+		ck_assert_uint_eq(calls->n, 0);
+		ck_assert_uint_eq(outlen, sizeof(dst));
+		free(copy);
+	}
+}
+END_TEST
+
+/*
+ * n empty records of type 99 owned by a pointer to a 253-octet question
+ * name: 12 octets each in, 263 out. The output may not pass 65535 octets,
+ * however large the buffer: 248 records make 65493, 249 make 65756.
+ */
+static enum dns_status
+filter_long(unsigned n, size_t *outlen)
+{
+	static const int lens[] = { 63, 63, 63, 59 };
+	struct dns_query q;
+	struct dns_answer ans;
+	uint8_t *dst;
+	size_t nd;
+	enum dns_status st;
+	unsigned i;
+
+	ck_assert_int_eq(query_labels(lens, 4, &q), DNS_OK);
+	ck_assert_uint_eq(q.qname_len, 253);
+	set16(m, 2, ANS_F);
+	for (i = 0; i < n; i++)
+		rr_end(m, rr_begin(m, NULL, DNS_HDR_LEN, 99, DNS_CLASS_IN, 60));
+	m_counts(m, 1, n, 0, 0);
+	ck_assert_uint_eq(m->len, DNS_HDR_LEN + 257 + 12 * n);
+	dst = malloc(70000);
+	ck_assert_ptr_nonnull(dst);
+	*outlen = 70000;
+	st = dns_answer_filter(m->b, m->len, &q, keep_public, calls, dst,
+	    outlen, &nd);
+	if (st == DNS_OK) {
+		ck_assert_uint_eq(nd, 0);
+		ck_assert_uint_eq(get16(dst + 6), n);
+		ck_assert_int_eq(dns_answer_addrs(dst, *outlen, &q, &ans, NULL,
+		    NULL), DNS_OK);
+	}
+	free(dst);
+	return st;
+}
+
+START_TEST(test_filter_max)
+{
+	size_t outlen;
+
+	ck_assert_int_eq(filter_long(248, &outlen), DNS_OK);
+	ck_assert_uint_eq(outlen, DNS_HDR_LEN + 257 + 248 * 263);
+	ck_assert_int_eq(filter_long(249, &outlen), DNS_ENOSPC);
+	ck_assert_uint_eq(outlen, 70000);
+}
+END_TEST
+
+/* An owner reached through DNS_PTR_MAX pointers, written out as "a". */
+START_TEST(test_filter_pointer_hops)
+{
+	struct dns_query q;
+	size_t nd;
+
+	make_query(&q, 1, "www.example.com", DNS_TYPE_A);
+	ck_assert_int_eq(pointer_chain(DNS_PTR_MAX), DNS_OK);
+	ck_assert_int_eq(filter(&q, &nd), DNS_OK);
+	ck_assert_uint_eq(nd, 0);
+	/* The owners: 15 octets more for the first, 1 for the A record. */
+	ck_assert_uint_eq(fout->len, m->len + 16);
+	ck_assert_mem_eq(fout->b + fout->len - 17, "\1a\0\0\1\0\1\0\0\0\74\0\4"
+	    "\300\0\2\1", 17);
+}
+END_TEST
+
 Suite *
 wire_suite(void)
 {
@@ -1788,6 +2497,14 @@ wire_suite(void)
 	tcase_add_test(core, test_cap_ttls);
 	tcase_add_test(core, test_cap_ttls_bad);
 	tcase_add_test(core, test_strerror);
+	tcase_add_test(core, test_filter_basic);
+	tcase_add_test(core, test_filter_svcb);
+	tcase_add_test(core, test_filter_rdata_names);
+	tcase_add_test(core, test_filter_unchanged);
+	tcase_add_test(core, test_filter_all);
+	tcase_add_test(core, test_filter_refuse);
+	tcase_add_loop_test(core, test_private, 0,
+	    sizeof(privates) / sizeof(privates[0]));
 
 	tcase_add_checked_fixture(limits, setup, teardown);
 	tcase_add_test(limits, test_truncated_answer);
@@ -1803,6 +2520,10 @@ wire_suite(void)
 	tcase_add_test(limits, test_name_text_max);
 	tcase_add_loop_test(limits, test_absurd_counts, 0,
 	    sizeof(counts) / sizeof(counts[0]));
+	tcase_add_test(limits, test_filter_nospace);
+	tcase_add_test(limits, test_filter_truncated);
+	tcase_add_test(limits, test_filter_max);
+	tcase_add_test(limits, test_filter_pointer_hops);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, limits);
 	return s;

@@ -15,6 +15,14 @@
  *    (QR cleared, other sections dropped), so the walk gets past the
  *    question check; dns_answer_addrs(): addresses have a family that fits
  *    their type, TTLs are at least min_ttl, none come with an rcode.
+ *    When the answer is accepted, dns_answer_filter() with a keep that
+ *    drops every address whose last octet is odd: the output re-reads as
+ *    an answer to the query, and yields exactly what the input yields
+ *    once the records a walk of our own finds to drop are made inert
+ *    (their type changed); ndropped and the counts agree with that walk,
+ *    no owner name and no name in CNAME, SOA, SVCB or HTTPS rdata holds a
+ *    pointer, filtering the output drops nothing, and an exact-size
+ *    buffer gives the same octets where one octet less is DNS_ENOSPC.
  *  - Always: dns_build_error() of any input with a header succeeds, echoes
  *    the id and is itself a well-formed message; dns_cap_ttls() on a copy
  *    leaves it unchanged on error, is idempotent, and an answer read from
@@ -36,6 +44,9 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define PAD	"\300\14\0\1\0\1\377\377\377\377\0\4\1\2\3\4"
 #define MAXGOT	256
+#define MSG_MAX	65535
+/* A private-use type (RFC 6895): what a dropped record becomes. */
+#define INERT	0xff00
 
 struct got {
 	struct dns_addr	 a[MAXGOT];
@@ -258,6 +269,221 @@ derive_query(const uint8_t *data, size_t size, struct dns_query *q)
 		q->id = (uint16_t)(data[0] << 8 | data[1]);
 }
 
+static uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Odd last octet: what keep_even() refuses. */
+static bool
+is_odd(const uint8_t *addr, size_t n)
+{
+	return (addr[n - 1] & 1) != 0;
+}
+
+static bool
+keep_even(const struct dns_addr *a, void *arg)
+{
+	size_t *calls = arg;
+
+	check(a->family == AF_INET || a->family == AF_INET6, "keep: family");
+	check(a->ttl <= INT32_MAX, "keep: ttl top bit cleared");
+	(*calls)++;
+	return !is_odd(a->addr, a->family == AF_INET ? 4 : 16);
+}
+
+static bool
+keep_any(const struct dns_addr *a, void *arg)
+{
+	(void)a;
+	(void)arg;
+	return true;
+}
+
+/*
+ * Past the name at pos, without following its pointer, within end; 0 if
+ * it runs out. With flat set, a pointer fails too.
+ */
+static size_t
+walk_name(const uint8_t *p, size_t end, size_t pos, bool flat)
+{
+	while (pos < end) {
+		uint8_t b = p[pos];
+
+		if ((b & 0xc0) == 0xc0)
+			return flat || end - pos < 2 ? 0 : pos + 2;
+		if ((b & 0xc0) != 0 || end - pos - 1 < b)
+			return 0;
+		pos += 1 + (size_t)b;
+		if (b == 0)
+			return pos;
+	}
+	return 0;
+}
+
+/* Whether an SVCB/HTTPS rdata (checked) holds an odd hint, any mode. */
+static bool
+svcb_odd(const uint8_t *p, size_t rd, size_t end)
+{
+	size_t pos, i;
+	uint16_t key, vlen;
+
+	check(end - rd >= 2, "ref: svcb priority");
+	pos = walk_name(p, end, rd + 2, false);
+	check(pos != 0, "ref: svcb target");
+	while (pos < end) {
+		check(end - pos >= 4, "ref: svcb param");
+		key = rd16(p + pos);
+		vlen = rd16(p + pos + 2);
+		pos += 4;
+		check(end - pos >= vlen, "ref: svcb value");
+		for (i = 0; key == 4 && i + 4 <= vlen; i += 4)
+			if (is_odd(p + pos + i, 4))
+				return true;
+		for (i = 0; key == 6 && i + 16 <= vlen; i += 16)
+			if (is_odd(p + pos + i, 16))
+				return true;
+		pos += vlen;
+	}
+	return false;
+}
+
+struct ref {
+	size_t		 dropped;
+	uint16_t	 count[3];	/* records kept, per section */
+};
+
+/*
+ * Our own walk of a checked answer: what keep_even should drop, per
+ * section. With inert set, the type of each record to drop is changed
+ * in msg. With flat set (an output), no owner name, and no name in the
+ * rdata of CNAME, SOA, SVCB or HTTPS, may hold a pointer.
+ */
+static void
+ref_walk(uint8_t *msg, size_t len, struct ref *r, bool inert, bool flat)
+{
+	size_t pos, rd, i, nrr, an, ns, sec;
+	uint16_t type, rdlen;
+	bool drop;
+
+	memset(r, 0, sizeof(*r));
+	check(len >= DNS_HDR_LEN && rd16(msg + 4) == 1, "ref: header");
+	an = rd16(msg + 6);
+	ns = rd16(msg + 8);
+	nrr = an + ns + rd16(msg + 10);
+	pos = walk_name(msg, len, DNS_HDR_LEN, flat);
+	check(pos != 0 && len - pos >= 4, "ref: question");
+	pos += 4;
+	for (i = 0; i < nrr; i++) {
+		sec = i < an ? 0 : i < an + ns ? 1 : 2;
+		pos = walk_name(msg, len, pos, flat);
+		check(pos != 0 && len - pos >= 10, flat ?
+		    "output owner name uncompressed" : "ref: owner");
+		type = rd16(msg + pos);
+		rdlen = rd16(msg + pos + 8);
+		rd = pos + 10;
+		check(len - rd >= rdlen, "ref: rdata");
+		drop = false;
+		if (type == DNS_TYPE_A && rdlen == 4)
+			drop = is_odd(msg + rd, 4);
+		else if (type == DNS_TYPE_AAAA && rdlen == 16)
+			drop = is_odd(msg + rd, 16);
+		else if (type == DNS_TYPE_SVCB || type == DNS_TYPE_HTTPS)
+			drop = svcb_odd(msg, rd, rd + rdlen);
+		if (flat && type == DNS_TYPE_CNAME)
+			check(walk_name(msg, rd + rdlen, rd, true) != 0,
+			    "output CNAME target uncompressed");
+		if (flat && type == DNS_TYPE_SOA) {
+			size_t r2 = walk_name(msg, rd + rdlen, rd, true);
+
+			check(r2 != 0 && walk_name(msg, rd + rdlen, r2,
+			    true) != 0, "output SOA names uncompressed");
+		}
+		if (flat && (type == DNS_TYPE_SVCB || type == DNS_TYPE_HTTPS))
+			check(walk_name(msg, rd + rdlen, rd + 2, true) != 0,
+			    "output SVCB target uncompressed");
+		if (drop) {
+			r->dropped++;
+			if (inert) {
+				msg[pos] = INERT >> 8;
+				msg[pos + 1] = INERT & 0xff;
+			}
+		} else
+			r->count[sec]++;
+		pos = rd + rdlen;
+	}
+}
+
+/*
+ * dns_answer_filter() of an answer that dns_answer_addrs() accepted for
+ * q, against our own walk (see the top of the file).
+ */
+static void
+fuzz_filter(const uint8_t *data, size_t size, const struct dns_query *q)
+{
+	static struct got g, g2;
+	static uint8_t out[MSG_MAX], again[MSG_MAX];
+	struct dns_answer ans, ans2;
+	struct ref r, rout;
+	uint8_t *inert, *exact;
+	size_t outlen = sizeof(out), len2, nd, nd2, calls = 0, i;
+	enum dns_status st;
+
+	st = dns_answer_filter(data, size, q, keep_even, &calls, out, &outlen,
+	    &nd);
+	/* Names written out in full can pass 65535 octets. */
+	if (st == DNS_ENOSPC)
+		return;
+	check(st == DNS_OK, "filter accepts what dns_answer_addrs does");
+	check(outlen >= DNS_HDR_LEN && outlen <= MSG_MAX, "output length");
+	check(memcmp(out, data, 4) == 0, "id and flags kept");
+
+	inert = malloc(size);
+	check(inert != NULL, "malloc");
+	memcpy(inert, data, size);
+	ref_walk(inert, size, &r, true, false);
+	check(nd == r.dropped, "ndropped is the records to drop");
+	check(calls >= nd, "keep was asked about each record dropped");
+	check(rd16(out + 6) == r.count[0] && rd16(out + 8) == r.count[1] &&
+	    rd16(out + 10) == r.count[2], "counts are the records kept");
+	ref_walk(out, outlen, &rout, false, true);
+	check(rout.dropped == 0, "nothing left to drop in the output");
+
+	/* It reads as the input does once the dropped records are inert. */
+	g.n = g2.n = 0;
+	check(dns_answer_addrs(out, outlen, q, &ans, collect, &g) == DNS_OK,
+	    "the output answers the query");
+	check(dns_answer_addrs(inert, size, q, &ans2, collect, &g2) == DNS_OK,
+	    "the input with inert records answers the query");
+	check(same_answer(&ans, &g, &ans2, &g2),
+	    "the output yields exactly the addresses kept");
+	for (i = 0; i < g.n && i < MAXGOT; i++)
+		check(!is_odd(g.a[i].addr, g.a[i].family == AF_INET ? 4 : 16),
+		    "no address keep refused");
+	free(inert);
+
+	/* Filtering again drops nothing. */
+	len2 = sizeof(again);
+	check(dns_answer_filter(out, outlen, q, keep_any, NULL, again, &len2,
+	    &nd2) == DNS_OK && nd2 == 0, "the output filters again");
+	len2 = sizeof(again);
+	check(dns_answer_filter(out, outlen, q, keep_even, &calls, again,
+	    &len2, &nd2) == DNS_OK && nd2 == 0, "nothing more to drop");
+
+	/* Exactly the room it needs, and one octet less. */
+	exact = malloc(outlen);
+	check(exact != NULL, "malloc");
+	len2 = outlen;
+	check(dns_answer_filter(data, size, q, keep_even, &calls, exact,
+	    &len2, &nd2) == DNS_OK && len2 == outlen &&
+	    memcmp(exact, out, outlen) == 0, "exact room, same output");
+	len2 = outlen - 1;
+	check(dns_answer_filter(data, size, q, keep_even, &calls, exact,
+	    &len2, &nd2) == DNS_ENOSPC, "one octet short is ENOSPC");
+	free(exact);
+}
+
 static void
 fuzz_answer(const uint8_t *data, size_t size)
 {
@@ -278,6 +504,8 @@ fuzz_answer(const uint8_t *data, size_t size)
 	check(st != DNS_OK || same_answer(&ans, &g, &ans2, &g2),
 	    "answer depends on bytes after len");
 	check_answer(st, &ans, &g);
+	if (st == DNS_OK)
+		fuzz_filter(exact, size, &q);
 	free(exact);
 	free(padded);
 }

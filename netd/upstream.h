@@ -1,0 +1,44 @@
+/*
+ * upstream: the DNS servers the proxy forwards to, through c-ares on the
+ * daemon's libevent loop. It sends a query as it is, but for a fresh
+ * random id; the answer comes back raw, with the upstream's id. c-ares
+ * retries a truncated answer over TCP and tries the next server on
+ * SERVFAIL, REFUSED or a timeout.
+ */
+#ifndef NETD_NETD_UPSTREAM_H
+#define NETD_NETD_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct config_addr;
+struct upstream;
+
+/*
+ * The answer to one upstream_send(): ans and len on success, ans NULL on
+ * failure (timeout, every server failed, or the upstream was freed, then
+ * with destroyed true). ans is valid only during the call.
+ */
+typedef void	 upstream_cb(void *arg, const uint8_t *ans, size_t len,
+		    int destroyed);
+
+/*
+ * Forward to these n servers, or, when n is 0, to the nameservers of
+ * /etc/resolv.conf except any of the n_self addresses in self (the
+ * proxy's own). NULL with err filled when no server is left.
+ */
+struct upstream	*upstream_new(struct event_base *,
+		    const struct config_addr *servers, size_t n,
+		    const struct config_addr *self, size_t n_self,
+		    unsigned timeout_ms, char *err, size_t errlen);
+/* Pending callbacks run with destroyed set. NULL is ignored. */
+void		 upstream_free(struct upstream *);
+/* 0, or -1 (malformed query, out of memory: no callback will come). */
+int		 upstream_send(struct upstream *, const uint8_t *query,
+		    size_t len, upstream_cb *, void *arg);
+/* The servers in use, as "ADDR:PORT ADDR:PORT". */
+const char	*upstream_servers(const struct upstream *);
+size_t		 upstream_pending(const struct upstream *);
+
+#endif /* NETD_NETD_UPSTREAM_H */
