@@ -1,7 +1,11 @@
 #!/bin/bash
-# Runs the demo end to end and checks what it printed: each app passed
-# where its manifest (or a grant) allows, was blocked elsewhere, and the
-# refusals show in netctl events. Usage: tests/demo_check.sh BUILD_DIR
+# Runs the demo end to end and checks what it printed, step by step: each
+# app passed where its manifest (through netd's DNS proxy, or a grant)
+# allows and was blocked elsewhere, for the reason the demo says; the name
+# netd refused never reached the DNS server; the refusals show in netctl
+# events with the name an address came from; the grants in netctl show;
+# the DNS counters in netctl status; nothing is left behind.
+# Usage: tests/demo_check.sh BUILD_DIR
 set -u
 B=${1:?usage: $0 BUILD_DIR}
 if [ "$(id -u)" != 0 ]; then
@@ -11,34 +15,124 @@ fi
 out=$(mktemp /tmp/netd-demo-check.XXXXXX)
 trap 'rm -f "$out"' EXIT
 pass=0 fail=0
+start=$(date +%s)
 tests/demo.sh "$B" >"$out" 2>&1
 rc=$?
-want() {	# want TEXT: a line of the demo's output contains TEXT
-	if grep -qF -- "$1" "$out"; then pass=$((pass + 1)); else
-		fail=$((fail + 1)); echo "FAIL: no line with: $1"
-	fi
+secs=$(($(date +%s) - start))
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# section STEP: the lines of the step whose heading contains STEP.
+section() {
+	awk -v h="== $1" '/^.\[1m== / { on = index($0, h) > 0; next } on' "$out"
 }
-[ $rc -eq 0 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: demo exit $rc"; }
-want "configs/examples/broken.json: refused: 5 errors"
-want "configs/examples/sensor-api.json: ok"
-want "app sensor-api runs as uid"
-want "http://192.0.2.10/           PASSED  (hello from 192.0.2.10)"
-want "http://198.51.100.20/        BLOCKED ([Errno 111] Connection refused)"
-want "app telemetry-tls runs as uid"
-want "telemetry-tls: 198.51.100.20 granted for 30s"
-want "http://198.51.100.20/        PASSED  (hello from 198.51.100.20)"
-want "app root runs as uid 0"
-# sensor-api passed once (192.0.2.10); telemetry-tls once (after the grant),
-# root once: three PASSED; the other four fetches were blocked.
-[ "$(grep -c 'PASSED' "$out")" = 3 ] && pass=$((pass + 1)) ||
-    { fail=$((fail + 1)); echo "FAIL: $(grep -c PASSED "$out") PASSED lines, want 3"; }
-[ "$(grep -c 'BLOCKED' "$out")" = 4 ] && pass=$((pass + 1)) ||
-    { fail=$((fail + 1)); echo "FAIL: $(grep -c BLOCKED "$out") BLOCKED lines, want 4"; }
-grep -E '^[0-9:]+ +deny +[0-9]+ +sensor-api +tcp +198\.51\.100\.20 port 80' \
-    "$out" >/dev/null && pass=$((pass + 1)) ||
-    { fail=$((fail + 1)); echo "FAIL: no deny event for sensor-api"; }
-ip netns list | grep -q netd-demo- && { fail=$((fail + 1)); echo "FAIL: namespaces left"; } ||
-    pass=$((pass + 1))
+want() {	# want STEP TEXT: a line of STEP contains TEXT
+	section "$1" | grep -qF -- "$2" && ok || ko "step '$1': no line with: $2"
+}
+want_re() {	# want_re STEP ERE: a line of STEP matches ERE
+	section "$1" | grep -qE -- "$2" && ok || ko "step '$1': no line matching: $2"
+}
+count() {	# count STEP ERE N: exactly N lines of STEP match ERE
+	local n
+	n=$(section "$1" | grep -cE -- "$2")
+	[ "$n" = "$3" ] && ok || ko "step '$1': $n lines matching '$2', want $3"
+}
+
+[ $rc -eq 0 ] && ok || ko "demo exit $rc"
+[ $secs -lt 60 ] && ok || ko "demo took ${secs}s, want under a minute"
+S="netctl check configs"
+want "$S" "configs/examples/broken.json: refused: 5 errors"
+want "$S" "configs/examples/sensor-api.json: ok"
+want "$S" "configs/examples/telemetry-tls.json: ok"
+
+S="netd starts"
+want "$S" "dns upstream   192.0.2.53:53"
+want "$S" "dns queries    0 (apps 0, others 0), allowed 0, denied 0"
+
+# sensor-api: the manifest's address; api.example.com's address only once
+# the app resolved the name; the wildcard; a name and an address it may not.
+S="sensor-api: allowed"
+want "$S" "app sensor-api runs as uid"
+want "$S" "http://192.0.2.10/             PASSED  (hello from 192.0.2.10)"
+want "$S" "http://192.0.2.11/             BLOCKED ([Errno 111] Connection refused)"
+want "$S" "http://api.example.com/        PASSED  (hello from 192.0.2.11)"
+want "$S" "http://img.cdn.example.com/    PASSED  (hello from 198.51.100.20)"
+want "$S" "http://tracker.example.org/    BLOCKED ([Errno -2] Name or service not known)"
+want "$S" "http://203.0.113.30/           BLOCKED ([Errno 111] Connection refused)"
+count "$S" 'PASSED' 3
+count "$S" 'BLOCKED' 3
+
+# The DNS server saw the allowed names, from the device, never the tracker.
+S="what reached the DNS server"
+want "$S" "query[A] api.example.com from 192.0.2.100"
+want "$S" "query[A] img.cdn.example.com from 192.0.2.100"
+count "$S" 'query\[.*tracker' 0
+want "$S" "tracker.example.org never reached the DNS server: netd answered NXDOMAIN"
+
+S="telemetry-tls: allowed only"
+want "$S" "app telemetry-tls runs as uid"
+want "$S" "http://telemetry.example.net/  PASSED  (hello from 203.0.113.40)"
+want "$S" "http://api.example.com/        BLOCKED ([Errno -2] Name or service not known)"
+want "$S" "http://192.0.2.11/             BLOCKED ([Errno 111] Connection refused)"
+count "$S" 'PASSED' 1
+count "$S" 'BLOCKED' 2
+
+# A grant opens the address, not the name.
+S="an administrator grants"
+want "$S" "telemetry-tls: 192.0.2.11 granted for 30s"
+want_re "$S" '^sensor-api +[0-9]+ +[0-9]+ +4 +6b1e5f3a-'
+want "$S" "http://192.0.2.11/             PASSED  (hello from 192.0.2.11)"
+want "$S" "http://api.example.com/        BLOCKED ([Errno -2] Name or service not known)"
+count "$S" 'PASSED' 1
+count "$S" 'BLOCKED' 1
+
+# Why: each refusal, with the name a refused address was resolved from.
+S="netctl events"
+E='^[0-9]{2}:[0-9]{2}:[0-9]{2} +'
+want_re "$S" "${E}deny +[0-9]+ +sensor-api +tcp +192\.0\.2\.11 port 80\$"
+want_re "$S" "${E}dns +[0-9]+ +sensor-api +dns +A tracker\.example\.org -> NXDOMAIN\$"
+want_re "$S" "${E}deny +[0-9]+ +sensor-api +tcp +203\.0\.113\.30 port 80\$"
+want_re "$S" "${E}dns +[0-9]+ +telemetry-tls +dns +A api\.example\.com -> NXDOMAIN\$"
+want_re "$S" "${E}deny +[0-9]+ +telemetry-tls +tcp +192\.0\.2\.11 port 80 \(api\.example\.com, resolved by sensor-api, not this app\)\$"
+count "$S" "${E}deny " 3
+# A and AAAA: tracker.example.org once, api.example.com in both runs.
+count "$S" "${E}dns " 6
+count "$S" "${E}dns .*(api\.example\.com|tracker\.example\.org) -> NXDOMAIN\$" 6
+
+S="netctl show sensor-api"
+want "$S" "names              api.example.com *.cdn.example.com"
+want "$S" "dns queries        6, allowed 4, denied 2, from cache 0"
+want "$S" "live grants        2"
+want_re "$S" '^    192\.0\.2\.11 +[0-9]+\.[0-9]s left  api\.example\.com$'
+want_re "$S" '^    198\.51\.100\.20 +[0-9]+\.[0-9]s left  img\.cdn\.example\.com$'
+
+S="root and system uids"
+want "$S" "app root runs as uid 0"
+want "$S" "http://tracker.example.org/    PASSED  (hello from 203.0.113.30)"
+
+S="netctl status, after"
+want "$S" "apps           0"
+want "$S" "dns upstream   192.0.2.53:53"
+want "$S" "dns queries    14 (apps 12, others 2), allowed 6, denied 6"
+want "$S" "dns errors     servfail 0, formerr 0, dropped 0, grant errors 0"
+want "$S" "dns grants     3 addresses, 0 evicted, 0 private dropped"
+
+S="what netd logged"
+want "$S" "dns: listening on 2 addresses, upstream 192.0.2.53:53"
+want_re "$S" 'app telemetry-tls \(uid [0-9]+\): 192\.0\.2\.11 granted for 30s by netctl'
+want_re "$S" 'app sensor-api \(uid [0-9]+\) exited: rules removed'
+
+# In all: 3 + 1 + 1 + 1 passed, 3 + 2 + 1 blocked.
+[ "$(grep -c 'PASSED' "$out")" = 6 ] && ok ||
+    ko "$(grep -c PASSED "$out") PASSED lines, want 6"
+[ "$(grep -c 'BLOCKED' "$out")" = 6 ] && ok ||
+    ko "$(grep -c BLOCKED "$out") BLOCKED lines, want 6"
+
+# Nothing left behind: namespaces, /etc/netns entries, the work directory.
+ip netns list | grep -q netd-demo- && ko "namespaces left" || ok
+compgen -G "/etc/netns/netd-demo-*" >/dev/null && ko "/etc/netns entries left" || ok
+dir=$(sed -n 's|^  control_socket = \(/tmp/netd-demo\.[^/]*\)/ctl\.sock$|\1|p' "$out")
+[ -n "$dir" ] && [ ! -e "$dir" ] && ok || ko "work directory '${dir:-?}' left (or not shown)"
+
 [ $fail -eq 0 ] || sed 's/^/  | /' "$out"
-echo "demo_check: $pass passed, $fail failed"
+echo "demo_check: $pass passed, $fail failed (demo ran ${secs}s)"
 [ $fail -eq 0 ]
