@@ -378,6 +378,20 @@ collect_cb(const struct dns_addr *a, void *arg)
 		c->v[c->n++] = *a;
 }
 
+/* Past max_addrs_per_name, an answer keeps the addresses collected first. */
+static bool
+keep_first(const struct dns_addr *a, void *arg)
+{
+	const struct collect *c = arg;
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->v[i].family == a->family &&
+		    memcmp(c->v[i].addr, a->addr, 16) == 0)
+			return true;
+	return false;
+}
+
 static uint32_t
 grant_seconds(const struct dnsproxy *p, uint32_t ttl)
 {
@@ -505,9 +519,25 @@ deliver(struct dnsproxy *p, struct query *qr, uint8_t *msg, size_t len,
 		if ((c = malloc(sizeof(*c))) == NULL)
 			goto servfail;
 		c->n = 0;
-		c->max = p->conf.max_addrs_per_name;
+		c->max = ANSWER_ADDRS_MAX;
 		if (dns_answer_addrs(msg, len, &qr->q, &ans, collect_cb, c) !=
-		    DNS_OK || grant_all(p, qr->uid, qr->q.name, c) == -1) {
+		    DNS_OK) {
+			free(c);
+			goto servfail;
+		}
+		if (c->n > p->conf.max_addrs_per_name) {
+			/* The app sees only the addresses it may reach. */
+			c->n = p->conf.max_addrs_per_name;
+			flen = sizeof(p->fbuf);
+			if (dns_answer_filter(msg, len, &qr->q, keep_first, c,
+			    p->fbuf, &flen, &nd) != DNS_OK) {
+				free(c);
+				goto servfail;
+			}
+			memcpy(msg, p->fbuf, flen);
+			len = flen;
+		}
+		if (grant_all(p, qr->uid, qr->q.name, c) == -1) {
 			free(c);
 			goto servfail;
 		}
