@@ -152,6 +152,7 @@ corpus: $(B)/netctl
 # Real apps under real uids in network namespaces (root; else SKIPPED).
 integration: all
 	tests/integration/firewall.sh
+	tests/integration/dns.sh
 
 democheck: all
 	tests/demo_check.sh $(B)

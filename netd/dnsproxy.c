@@ -669,6 +669,8 @@ from_cache(struct dnsproxy *p, struct query *qr)
 	/* The client's RD and CD bits. */
 	p->abuf[2] = (uint8_t)((p->abuf[2] & ~(DNS_F_RD >> 8)) |
 	    ((qr->q.flags & DNS_F_RD) >> 8));
+	/* TTLs count down, and the grants follow them. */
+	(void)dns_cap_ttls(p->abuf, len, left);
 	p->st.cache_hits++;
 	deliver(p, qr, p->abuf, len, left);
 	return true;
