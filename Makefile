@@ -24,7 +24,7 @@ DEB_PKGS	= gcc make pkg-config libjansson-dev check libmnl-dev \
 		  libnftnl-dev libc-ares-dev libmbedtls-dev libevent-dev \
 		  clang libclang-rt-14-dev valgrind iproute2 nftables \
 		  python3 jq dnsmasq-base util-linux \
-		  nsd unbound dnsperf
+		  nsd unbound dnsperf ca-certificates openssl
 
 PKGS		= jansson
 NETD_PKGS	= libmnl libnftnl libevent_core libcares
@@ -38,7 +38,8 @@ ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(SAN_CFLAGS) -Iincl
 		  -DNETD_VERSION=\"$(VERSION)\" \
 		  $(shell pkg-config --cflags $(PKGS) $(NETD_PKGS) 2>/dev/null)
 LIBS		= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-NETD_LIBS	= $(shell pkg-config --libs $(NETD_PKGS) 2>/dev/null)
+NETD_LIBS	= $(shell pkg-config --libs $(NETD_PKGS) 2>/dev/null) \
+		  -lmbedtls -lmbedx509 -lmbedcrypto
 CHECK_CFLAGS	= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null)
 
@@ -52,6 +53,7 @@ POLICY_SRCS	= policy/hostpat.c policy/diag.c policy/policy.c \
 DNS_SRCS	= dns/wire.c dns/cache.c
 NETD_SRCS	= netd/netd.c netd/config.c netd/control.c netd/apps.c \
 		  netd/nflog.c netd/dnsproxy.c netd/upstream.c netd/learn.c \
+		  netd/tls.c \
 		  netd/nft.c netd/log.c
 NETCTL_SRCS	= netd/netctl.c
 TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \

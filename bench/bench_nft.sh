@@ -147,7 +147,7 @@ await() {
 ns_add "$P-d"
 D=$TMP/netd
 mkdir -p "$D/state"
-printf 'control_socket = %s/ctl.sock\nstate_dir = %s/state\n' "$D" "$D" \
+printf 'control_socket = %s/ctl.sock\ntls_socket = %s/tls.sock\nstate_dir = %s/state\n' "$D" "$D" "$D" \
     > "$D/netd.conf"
 # ip netns exec execs its command: $! is the daemon itself.
 ip netns exec "$P-d" "$B/netd" -d -c "$D/netd.conf" 2>"$D/netd.log" &

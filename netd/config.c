@@ -102,6 +102,18 @@ static const struct key keys[] = {
 	    .parse = parse_bool, .print = print_bool },
 	{ .name = "rebind_allow", K_STR(rebind_allow),
 	    .parse = parse_names, .empty_ok = true },
+	{ .name = "tls_socket", K_STR(tls_socket), .parse = parse_path },
+	{ .name = "ca_file", K_STR(ca_file), .parse = parse_path },
+	{ .name = "device_cert", K_STR(device_cert), .parse = parse_path,
+	    .empty_ok = true },
+	{ .name = "device_key", K_STR(device_key), .parse = parse_path,
+	    .empty_ok = true },
+	{ .name = "tls_max_sessions", K_UINT(tls_max_sessions, 1, 65536),
+	    .what = "a number" },
+	{ .name = "tls_max_per_app", K_UINT(tls_max_per_app, 1, 65536),
+	    .what = "a number" },
+	{ .name = "tls_idle_timeout", K_UINT(tls_idle_timeout, 1, 86400),
+	    .what = "a number of seconds" },
 	{ .name = "nflog_group", K_UINT(nflog_group, 0, 65535),
 	    .what = "a number" },
 };
@@ -192,6 +204,10 @@ parse_path(const struct key *k, struct netd_config *c, const char *val,
 	char q[QUOTE_SIZE];
 	size_t len = strlen(val);
 
+	if (val[0] == '\0' && k->empty_ok) {
+		*((char *)c + k->off) = '\0';
+		return 0;
+	}
 	if (val[0] != '/') {
 		errf(why, whylen, "%s is not an absolute path", Q(q, val));
 		return -1;
@@ -617,6 +633,11 @@ config_defaults(struct netd_config *c)
 	c->deny_rcode = RCODE_NXDOMAIN;
 	c->cache_size = 10000;
 	c->rebind_protection = true;
+	strcpy(c->tls_socket, "/run/netd/tls.sock");
+	strcpy(c->ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	c->tls_max_sessions = 256;
+	c->tls_max_per_app = 32;
+	c->tls_idle_timeout = 300;
 }
 
 /* One line, comment and all; set[] holds the line each key was set on. */
@@ -677,6 +698,17 @@ cross_check(const char *name, const struct netd_config *c, char *err,
 	char buf[ADDR_STRLEN];
 	size_t i, j;
 
+	if ((c->device_cert[0] == '\0') != (c->device_key[0] == '\0')) {
+		errf(err, errlen, "%s: device_cert and device_key go together",
+		    name);
+		return -1;
+	}
+	if (c->tls_max_per_app > c->tls_max_sessions) {
+		errf(err, errlen, "%s: tls_max_per_app (%u) is more than "
+		    "tls_max_sessions (%u)", name, c->tls_max_per_app,
+		    c->tls_max_sessions);
+		return -1;
+	}
 	if (c->max_ttl < c->min_ttl) {
 		errf(err, errlen, "%s: max_ttl (%u) is less than min_ttl (%u)",
 		    name, c->max_ttl, c->min_ttl);

@@ -50,6 +50,13 @@ struct netd_config {
 	bool			rebind_protection;
 	/* Names and "*." wildcards, lower case, separated by one space. */
 	char			rebind_allow[CONFIG_LINE_MAX];
+	char			tls_socket[108];	/* absolute path */
+	char			ca_file[256];
+	char			device_cert[256];	/* "": none */
+	char			device_key[256];	/* "": none */
+	unsigned		tls_max_sessions;
+	unsigned		tls_max_per_app;
+	unsigned		tls_idle_timeout;	/* seconds */
 };
 
 /* Fill *c with the built-in defaults (those of configs/netd.conf). */

@@ -38,6 +38,7 @@
 #include "nflog.h"
 #include "nft.h"
 #include "policy.h"
+#include "tls.h"
 
 #ifndef NETD_VERSION
 #define NETD_VERSION "0.0.0"
@@ -58,6 +59,7 @@ struct netd {
 	uint64_t		 registrations;
 	struct nflog		*nflog;
 	struct dnsproxy		*dns;
+	struct tls_gw		*tls;
 	json_t			*events[NETD_EVENTS];	/* ring, oldest first */
 	size_t			 nevents;
 	size_t			 event_next;
@@ -167,6 +169,7 @@ app_remove(struct netd *d, struct app *a, const char *why)
 		log_info("app %s (uid %u) %s: rules removed", a->name,
 		    (unsigned)a->uid, why);
 	dnsproxy_forget_uid(d->dns, a->uid);
+	tls_app_gone(d->tls, a->uid);
 	app_unwatch(a);
 	apps_remove(d->apps, a);
 }
@@ -315,6 +318,8 @@ req_status(struct netd *d)
 	    "denied", (json_int_t)d->denied);
 	if (o != NULL && d->dns != NULL)
 		json_object_set_new(o, "dns", dnsproxy_status(d->dns));
+	if (o != NULL && d->tls != NULL)
+		json_object_set_new(o, "tls", tls_status(d->tls));
 	return o;
 }
 
@@ -587,7 +592,12 @@ reload(struct netd *d, char *err, size_t errlen)
 	    old.control_socket);
 	snprintf(d->conf.state_dir, sizeof(d->conf.state_dir), "%s",
 	    old.state_dir);
-	/* The proxy first: it may refuse the new addresses. */
+	/* The gateway and the proxy first: they may refuse the new files
+	   and addresses. */
+	if (d->tls != NULL && tls_reload(d->tls, &nc, err, errlen) == -1) {
+		d->conf = old;
+		return -1;
+	}
 	if (d->dns != NULL && dnsproxy_reload(d->dns, &nc, err, errlen) ==
 	    -1) {
 		d->conf = old;
@@ -706,7 +716,7 @@ event_add_json(struct netd *d, json_t *o)
 	control_broadcast(d->ctl, o);
 }
 
-/* A query the proxy refused to an app. */
+/* A query the proxy refused to an app, a TLS request refused. */
 static void
 dns_event_cb(void *arg, json_t *o)
 {
@@ -870,6 +880,9 @@ main(int argc, char *argv[])
 	if ((d.dns = dnsproxy_new(d.base, &d.conf, d.apps, d.nft,
 	    dns_event_cb, &d, err, sizeof(err))) == NULL)
 		fatalx("dns: %s", err);
+	if ((d.tls = tls_new(d.base, &d.conf, d.apps, dns_event_cb, &d, err,
+	    sizeof(err))) == NULL)
+		fatalx("tls: %s", err);
 
 	/* Denials from the kernel, for events and counters. */
 	if ((d.nflog = nflog_open(d.base, (uint16_t)d.conf.nflog_group,
@@ -903,6 +916,7 @@ main(int argc, char *argv[])
 	event_free(ev_term);
 	event_free(ev_int);
 	nflog_close(d.nflog);
+	tls_free(d.tls);
 	dnsproxy_free(d.dns);
 	control_free(d.ctl);
 	apps_free(d.apps);

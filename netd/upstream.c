@@ -153,6 +153,7 @@ upstream_new(struct event_base *base, const struct config_addr *servers,
 {
 	struct ares_addr_port_node nodes[CONFIG_MAX_ADDRS], *list = NULL;
 	struct ares_addr_port_node *got = NULL, *s, **tail = &list;
+	static char lookups[] = "b";
 	struct ares_options opt;
 	struct upstream *u;
 	size_t i, used = 0;
@@ -169,8 +170,10 @@ upstream_new(struct event_base *base, const struct config_addr *servers,
 	opt.timeout = (int)timeout_ms;
 	opt.tries = UPSTREAM_TRIES;
 	opt.flags = ARES_FLAG_STAYOPEN | ARES_FLAG_NOSEARCH;
+	opt.lookups = lookups;		/* DNS only, never /etc/hosts */
 	if ((rc = ares_init_options(&u->ch, &opt, ARES_OPT_SOCK_STATE_CB |
-	    ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS)) !=
+	    ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS |
+	    ARES_OPT_LOOKUPS)) !=
 	    ARES_SUCCESS) {
 		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
 		free(u);
@@ -315,4 +318,62 @@ size_t
 upstream_pending(const struct upstream *u)
 {
 	return u->pending;
+}
+
+struct gai_ctx {
+	struct upstream		*u;
+	upstream_addr_cb	*cb;
+	void			*arg;
+};
+
+static void
+gai_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+	struct gai_ctx *c = arg;
+	struct sockaddr_storage v[UPSTREAM_ADDRS_MAX];
+	struct ares_addrinfo_node *n;
+	size_t cnt = 0;
+
+	(void)timeouts;
+	c->u->pending--;
+	if (status == ARES_SUCCESS && res != NULL)
+		for (n = res->nodes; n != NULL && cnt < UPSTREAM_ADDRS_MAX;
+		    n = n->ai_next) {
+			if ((n->ai_family != AF_INET &&
+			    n->ai_family != AF_INET6) || n->ai_addr == NULL ||
+			    (size_t)n->ai_addrlen > sizeof(v[0]))
+				continue;
+			memset(&v[cnt], 0, sizeof(v[cnt]));
+			memcpy(&v[cnt], n->ai_addr, (size_t)n->ai_addrlen);
+			cnt++;
+		}
+	if (res != NULL)
+		ares_freeaddrinfo(res);
+	c->cb(c->arg, v, cnt, cnt > 0 ? NULL : status == ARES_SUCCESS ?
+	    "no address" : ares_strerror(status));
+	free(c);
+}
+
+int
+upstream_getaddrinfo(struct upstream *u, const char *host, unsigned port,
+    upstream_addr_cb *cb, void *arg)
+{
+	struct ares_addrinfo_hints hints;
+	struct gai_ctx *c;
+	char service[8];
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return -1;
+	c->u = u;
+	c->cb = cb;
+	c->arg = arg;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = ARES_AI_NUMERICSERV;
+	snprintf(service, sizeof(service), "%u", port);
+	u->pending++;
+	ares_getaddrinfo(u->ch, host, service, &hints, gai_cb, c);
+	upstream_arm(u);
+	return 0;
 }

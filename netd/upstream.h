@@ -37,6 +37,22 @@ void		 upstream_free(struct upstream *);
 /* 0, or -1 (malformed query, out of memory: no callback will come). */
 int		 upstream_send(struct upstream *, const uint8_t *query,
 		    size_t len, upstream_cb *, void *arg);
+#define UPSTREAM_ADDRS_MAX	16
+
+/*
+ * The addresses of a host name, from the upstream servers only (never
+ * /etc/hosts): n of them (IPv6 and IPv4 as the answers gave them, at most
+ * UPSTREAM_ADDRS_MAX), n = 0 when there are none, err a short reason then.
+ */
+struct sockaddr_storage;
+typedef void	 upstream_addr_cb(void *arg,
+		    const struct sockaddr_storage *addrs, size_t n,
+		    const char *err);
+
+/* 0, or -1 (no callback will come). The callback may run before return. */
+int		 upstream_getaddrinfo(struct upstream *, const char *host,
+		    unsigned port, upstream_addr_cb *, void *arg);
+
 /* The servers in use, as "ADDR:PORT ADDR:PORT". */
 const char	*upstream_servers(const struct upstream *);
 size_t		 upstream_pending(const struct upstream *);

@@ -19,7 +19,7 @@
 #include "../netd/config.h"
 
 #define SHIPPED		"configs/netd.conf"
-#define NKEYS		16
+#define NKEYS		23
 
 static struct netd_config cfg;
 static char err[CONFIG_ERR_MAX];
@@ -103,6 +103,13 @@ assert_config_eq(const struct netd_config *a, const struct netd_config *b)
 	ck_assert_uint_eq(a->cache_size, b->cache_size);
 	ck_assert_int_eq(a->rebind_protection, b->rebind_protection);
 	ck_assert_str_eq(a->rebind_allow, b->rebind_allow);
+	ck_assert_str_eq(a->tls_socket, b->tls_socket);
+	ck_assert_str_eq(a->ca_file, b->ca_file);
+	ck_assert_str_eq(a->device_cert, b->device_cert);
+	ck_assert_str_eq(a->device_key, b->device_key);
+	ck_assert_uint_eq(a->tls_max_sessions, b->tls_max_sessions);
+	ck_assert_uint_eq(a->tls_max_per_app, b->tls_max_per_app);
+	ck_assert_uint_eq(a->tls_idle_timeout, b->tls_idle_timeout);
 	ck_assert_uint_eq(a->nflog_group, b->nflog_group);
 	ck_assert_str_eq(a->state_dir, b->state_dir);
 	ck_assert_int_eq(a->refuse_non_app, b->refuse_non_app);
@@ -151,6 +158,13 @@ static const char every_key[] =
     "cache_size = 0\n"
     "rebind_protection = no\n"
     "rebind_allow = Router.LAN *.home.arpa\n"
+    "tls_socket = /run/t.sock\n"
+    "ca_file = /etc/ca.pem\n"
+    "device_cert = /etc/netd/device.pem\n"
+    "device_key = /etc/netd/device.key\n"
+    "tls_max_sessions = 10\n"
+    "tls_max_per_app = 2\n"
+    "tls_idle_timeout = 60\n"
     "nflog_group = 7\n";
 
 START_TEST(test_defaults)
@@ -213,6 +227,13 @@ START_TEST(test_every_key)
 	ck_assert_uint_eq(cfg.cache_size, 0);
 	ck_assert(!cfg.rebind_protection);
 	ck_assert_str_eq(cfg.rebind_allow, "router.lan *.home.arpa");
+	ck_assert_str_eq(cfg.tls_socket, "/run/t.sock");
+	ck_assert_str_eq(cfg.ca_file, "/etc/ca.pem");
+	ck_assert_str_eq(cfg.device_cert, "/etc/netd/device.pem");
+	ck_assert_str_eq(cfg.device_key, "/etc/netd/device.key");
+	ck_assert_uint_eq(cfg.tls_max_sessions, 10);
+	ck_assert_uint_eq(cfg.tls_max_per_app, 2);
+	ck_assert_uint_eq(cfg.tls_idle_timeout, 60);
 	ck_assert_uint_eq(cfg.nflog_group, 7);
 }
 END_TEST
@@ -500,6 +521,19 @@ static const struct err_case errors[] = {
 	{ "rebind_protection = sometimes",
 	    "t.conf:1: rebind_protection: 'sometimes' is not yes or no" },
 
+	{ "device_cert = /etc/d.pem",
+	    "t.conf: device_cert and device_key go together" },
+	{ "device_key = /etc/d.key",
+	    "t.conf: device_cert and device_key go together" },
+	{ "device_key = etc/d.key",
+	    "t.conf:1: device_key: 'etc/d.key' is not an absolute path" },
+	{ "tls_max_sessions = 4\ntls_max_per_app = 5",
+	    "t.conf: tls_max_per_app (5) is more than tls_max_sessions (4)" },
+	{ "tls_idle_timeout = 0",
+	    "t.conf:1: tls_idle_timeout: '0' is out of range (1..86400)" },
+	{ "ca_file =",
+	    "t.conf:1: ca_file: empty value" },
+
 	/* Messages stay on one line. */
 	{ "min_ttl = 1\x01\x1b[2J",
 	    "t.conf:1: min_ttl: '1??[2J' is not a number of seconds" },
@@ -618,6 +652,13 @@ START_TEST(test_print)
 	    "cache_size = 10000\n"
 	    "rebind_protection = yes\n"
 	    "rebind_allow =\n"
+	    "tls_socket = /run/netd/tls.sock\n"
+	    "ca_file = /etc/ssl/certs/ca-certificates.crt\n"
+	    "device_cert =\n"
+	    "device_key =\n"
+	    "tls_max_sessions = 256\n"
+	    "tls_max_per_app = 32\n"
+	    "tls_idle_timeout = 300\n"
 	    "nflog_group = 100\n");
 	free(s);
 	parse_ok(every_key);
@@ -638,6 +679,13 @@ START_TEST(test_print)
 	    "cache_size = 0\n"
 	    "rebind_protection = no\n"
 	    "rebind_allow = router.lan *.home.arpa\n"
+	    "tls_socket = /run/t.sock\n"
+	    "ca_file = /etc/ca.pem\n"
+	    "device_cert = /etc/netd/device.pem\n"
+	    "device_key = /etc/netd/device.key\n"
+	    "tls_max_sessions = 10\n"
+	    "tls_max_per_app = 2\n"
+	    "tls_idle_timeout = 60\n"
 	    "nflog_group = 7\n");
 	free(s);
 }

@@ -146,7 +146,7 @@ if "--done" in opt:
     say(opt["--done"]); wait(opt["--exit"])
 EOF
 printf '%s\n' "control_socket = $tmp/ctl.sock" "state_dir = $tmp/state" \
-    "upstream = $DNS" >"$tmp/netd.conf"
+    "tls_socket = $tmp/tls.sock" "upstream = $DNS" >"$tmp/netd.conf"
 step "netd starts in $DEV: table inet netd goes in, DNS proxy on 127.0.0.53"
 sed 's/^/  /' "$tmp/netd.conf"
 log_to "$tmp/netd.err" "$tmp/netd.log" " started: "

@@ -208,6 +208,7 @@ upstream_answers() {
 write_conf() {
 	cat >"$T/netd.conf" <<CONF
 control_socket = $SOCK
+tls_socket = $T/tls.sock
 state_dir = $T/state
 app_uid_range = 10000-59999
 nflog_group = 100

@@ -128,6 +128,7 @@ check "without netd, root reaches every server" test $? = 0 ||
 
 cat >"$T/netd.conf" <<CONF
 control_socket = $SOCK
+tls_socket = $T/tls.sock
 state_dir = $T/state
 app_uid_range = 10000-59999
 nflog_group = 100

@@ -1,0 +1,52 @@
+/*
+ * tls: the TLS gateway. Apps ask it, over a unix socket, for a TLS
+ * connection to a host their manifest allows (protocol: include/netd_tls.h).
+ * netd resolves the host through the upstream servers, connects, runs the
+ * mbedTLS handshake (SNI, chain and name verified, TLS 1.2 at least; the
+ * device certificate and key for apps with DeviceAuthentication), then
+ * relays plaintext <-> TLS on the event loop with bounded buffers.
+ */
+#ifndef NETD_NETD_TLS_H
+#define NETD_NETD_TLS_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct event_base;
+struct netd_config;
+struct apps;
+struct tls_gw;
+
+/* A refused request or a session that ended badly; no reference taken. */
+typedef void	 tls_event_fn(void *arg, json_t *event);
+
+/*
+ * Load the CA bundle (and the device certificate and key, whose file must
+ * be root's and private), bind tls_socket. NULL with err filled.
+ */
+struct tls_gw	*tls_new(struct event_base *, const struct netd_config *,
+		    struct apps *, tls_event_fn *, void *arg, char *err,
+		    size_t errlen);
+void		 tls_free(struct tls_gw *);
+
+/*
+ * A new configuration: CA bundle, device credentials, limits, upstream.
+ * Sessions open keep what they started with. tls_socket changes take
+ * effect at restart. 0, or -1 with err filled and the old one kept.
+ */
+int		 tls_reload(struct tls_gw *, const struct netd_config *,
+		    char *err, size_t errlen);
+
+/* The app of uid stopped: its sessions end now. */
+void		 tls_app_gone(struct tls_gw *, uid_t);
+
+/* Sessions of uid open now. */
+size_t		 tls_sessions(const struct tls_gw *, uid_t);
+
+/* Counters, for netctl status. */
+json_t		*tls_status(const struct tls_gw *);
+
+#endif /* NETD_NETD_TLS_H */
