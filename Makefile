@@ -17,6 +17,8 @@ SYSCONFDIR	?= /etc
 UNITDIR		?= /etc/systemd/system
 DOCDIR		?= $(PREFIX)/share/doc/netd
 MANDIR		?= $(PREFIX)/share/man
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
 DESTDIR		?=
 
 # Debian 12 packages the build, the tests and the benchmarks need.
@@ -56,13 +58,15 @@ NETD_SRCS	= netd/netd.c netd/config.c netd/control.c netd/apps.c \
 		  netd/tls.c \
 		  netd/nft.c netd/log.c
 NETCTL_SRCS	= netd/netctl.c
+TLSCLIENT_SRCS	= netd/tlsclient.c
 TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
 		  tests/check_diag.c tests/check_policy.c \
 		  tests/check_manifest.c tests/check_print.c \
 		  tests/check_config.c netd/config.c \
 		  tests/check_nft.c netd/nft.c netd/log.c \
 		  tests/check_wire.c tests/check_apps.c netd/apps.c \
-		  tests/check_cache.c tests/check_learn.c netd/learn.c
+		  tests/check_cache.c tests/check_learn.c netd/learn.c \
+		  tests/check_tlsclient.c netd/tlsclient.c
 FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat fuzz_wire
 BENCH_SRCS	= bench/bench_policy.c bench/bench_nft.c
 
@@ -70,13 +74,14 @@ POLICY_OBJS	= $(POLICY_SRCS:%.c=$(B)/obj/%.o)
 DNS_OBJS	= $(DNS_SRCS:%.c=$(B)/obj/%.o)
 NETD_OBJS	= $(NETD_SRCS:%.c=$(B)/obj/%.o)
 NETCTL_OBJS	= $(NETCTL_SRCS:%.c=$(B)/obj/%.o)
+TLSCLIENT_OBJS	= $(TLSCLIENT_SRCS:%.c=$(B)/obj/%.o)
 TEST_OBJS	= $(TEST_SRCS:%.c=$(B)/obj/%.o)
 
 .PHONY: all deps demo check unit asan valgrind clitest corpus \
 	integration democheck fuzz \
 	fuzz-run bench install uninstall clean
 
-all: $(B)/netd $(B)/netctl
+all: $(B)/netd $(B)/netctl $(B)/libnetdtls.a $(B)/tls-example
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -95,8 +100,14 @@ $(B)/libdns.a: $(DNS_OBJS)
 $(B)/netd: $(NETD_OBJS) $(B)/libpolicy.a $(B)/libdns.a
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(NETD_LIBS)
 
-$(B)/netctl: $(NETCTL_OBJS) $(B)/libpolicy.a
+$(B)/libnetdtls.a: $(TLSCLIENT_OBJS)
+	$(AR) rcs $@ $^
+
+$(B)/netctl: $(NETCTL_OBJS) $(B)/libpolicy.a $(B)/libnetdtls.a
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tls-example: $(B)/obj/netd/tls_example.o $(B)/libnetdtls.a
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^
 
 $(B)/unit: $(TEST_OBJS) $(B)/libpolicy.a $(B)/libdns.a
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(NETD_LIBS) \
@@ -208,12 +219,18 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g' configs/netd.service \
 	    > $(DESTDIR)$(UNITDIR)/netd.service
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 include/netd_tls.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(B)/libnetdtls.a $(DESTDIR)$(LIBDIR)/
+	install -m 0644 netd/tls_example.c $(DESTDIR)$(DOCDIR)/examples/
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 man/netd.8 man/netctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/netd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/netctl $(DESTDIR)$(SBINDIR)/netd
+	rm -f $(DESTDIR)$(INCLUDEDIR)/netd_tls.h $(DESTDIR)$(LIBDIR)/libnetdtls.a
 	rm -f $(DESTDIR)$(UNITDIR)/netd.service
 	rm -rf $(DESTDIR)$(SYSCONFDIR)/netd/examples $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(MANDIR)/man8/netd.8 $(DESTDIR)$(MANDIR)/man8/netctl.8 \

@@ -52,30 +52,42 @@
 #define NETD_TLS_E_LIMIT	"limit"
 #define NETD_TLS_E_INTERNAL	"internal"
 
-/* flags for netd_tls_connect() */
-#define NETD_TLS_NONBLOCK	0x1	/* the returned descriptor */
-#define NETD_TLS_CLOEXEC	0x2
+/*
+ * flags for netd_tls_connect(), applied to the returned descriptor. Without
+ * NETD_TLS_CLOEXEC it is inherited across exec, as one from socket(2)
+ * without SOCK_CLOEXEC (it has close-on-exec while the call runs, so that
+ * an exec in another thread cannot take a half-made session).
+ */
+#define NETD_TLS_NONBLOCK	0x1	/* O_NONBLOCK */
+#define NETD_TLS_CLOEXEC	0x2	/* FD_CLOEXEC */
 
 /*
  * Connect to host:port through netd's gateway (the socket in the
- * environment variable NETD_TLS_SOCKET, else NETD_TLS_SOCKET). Blocks
- * until the handshake is done or failed. Returns a stream socket, or -1
- * with errno set:
+ * environment variable NETD_TLS_SOCKET, if set and not empty and the
+ * program is not set-id, else NETD_TLS_SOCKET). Blocks until the handshake
+ * is done or failed; a signal does not interrupt it. Returns a stream
+ * socket, or -1 with errno set:
  *   EACCES        denied, not-an-app: the manifest does not allow host
  *   EHOSTUNREACH  resolve: the name has no address
  *   ECONNREFUSED  connect: no address of host accepted the connection
  *   EPROTO        untrusted, name-mismatch, expired, handshake
  *   EAGAIN        limit: too many sessions
- *   EINVAL        bad-request, or bad arguments
- *   EIO           internal, or a garbled reply
- *   and the errors of socket(2) and connect(2) when netd is unreachable.
+ *   EINVAL        bad-request, or bad arguments (checked before netd is
+ *                 asked: host empty, longer than 253 octets, or with white
+ *                 space or control characters; port not 1-65535; unknown
+ *                 flags)
+ *   EIO           internal, or a garbled or missing reply
+ *   and the errors of socket(2) and connect(2) when netd is unreachable
+ *   (ENAMETOOLONG for a socket path that does not fit).
  * netd_tls_error() then says why in one line.
  */
 int		 netd_tls_connect(const char *host, unsigned port, int flags);
 
 /*
  * The last failure of netd_tls_connect() in this thread: "<reason>: <text>"
- * as netd sent it, or a local reason. Never NULL.
+ * as netd sent it, or a local reason; "no error" before the first. A
+ * success leaves it alone. Never NULL; the string belongs to the thread
+ * and changes at its next failure.
  */
 const char	*netd_tls_error(void);
 

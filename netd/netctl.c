@@ -1,7 +1,8 @@
 /*
  * netctl: the command-line client. "check" needs no daemon: it loads
- * manifests with the same policy library netd uses. The other commands
- * talk to netd over its control socket (include/netd_ipc.h).
+ * manifests with the same policy library netd uses. "tls-connect" is a
+ * client of the TLS gateway (include/netd_tls.h). The other commands talk
+ * to netd over its control socket (include/netd_ipc.h).
  *
  * Exit codes: 0 success, 1 a manifest was refused or netd refused the
  * request, 2 usage error, 3 netd cannot be reached.
@@ -11,6 +12,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -25,6 +27,8 @@
 #include <jansson.h>
 
 #include "netd_ipc.h"
+#include "netd_tls.h"
+#include "tlsclient.h"
 #include "policy.h"
 
 #ifndef NETD_VERSION
@@ -37,6 +41,7 @@
 
 #define CONTROL_DEFAULT	"/run/netd/control.sock"
 #define REPLY_TIMEOUT_MS	10000
+#define RELAY_BUF	65536
 
 static const char *control_path = CONTROL_DEFAULT;
 
@@ -55,6 +60,7 @@ static int	cmd_show(int, char **);
 static int	cmd_reload(int, char **);
 static int	cmd_grant(int, char **);
 static int	cmd_events(int, char **);
+static int	cmd_tls_connect(int, char **);
 static void	usage(FILE *);
 
 static const struct command commands[] = {
@@ -67,6 +73,8 @@ static const struct command commands[] = {
 	{ "reload", cmd_reload, "reload [--json]" },
 	{ "grant", cmd_grant, "grant [--json] APP ADDRESS SECONDS" },
 	{ "events", cmd_events, "events [--follow] [--json]" },
+	{ "tls-connect", cmd_tls_connect,
+	    "tls-connect [--quiet] [--tls-socket PATH] HOST PORT" },
 };
 
 /*
@@ -582,6 +590,191 @@ cmd_events(int argc, char **argv)
 	}
 	close(fd);
 	return EXIT_NODAEMON;
+}
+
+/* All of buf to fd, a blocking or non-blocking one. */
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EAGAIN)
+				(void)poll(&pfd, 1, -1);
+			else if (errno != EINTR)
+				return -1;
+			continue;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Standard input to the session and the session to standard output, until
+ * the session ends. End of input shuts down our side (netd then sends
+ * close_notify) and we read on. The socket is non-blocking and input is
+ * read only when the last of it is gone: a peer that stops reading cannot
+ * stop us draining what it sends, which would stall both sides.
+ */
+static int
+tls_relay(int fd, const char *where)
+{
+	static char up[RELAY_BUF], down[RELAY_BUF];
+	struct pollfd pfd[2];
+	size_t off = 0, len = 0;
+	bool in_done = false, shut = false;
+	int fl, rc = 0;
+	ssize_t n;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		fprintf(stderr, "netctl tls-connect: fcntl: %s\n",
+		    strerror(errno));
+		return EXIT_REFUSED;
+	}
+	for (;;) {
+		if (in_done && len == 0 && !shut) {
+			(void)shutdown(fd, SHUT_WR);
+			shut = true;
+		}
+		pfd[0].fd = in_done || len > 0 ? -1 : STDIN_FILENO;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		pfd[1].fd = fd;
+		pfd[1].events = POLLIN | (len > 0 ? POLLOUT : 0);
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "netctl tls-connect: poll: %s\n",
+			    strerror(errno));
+			return EXIT_REFUSED;
+		}
+		if (pfd[0].revents & POLLNVAL)
+			in_done = true;		/* no standard input at all */
+		else if (pfd[0].revents != 0) {
+			n = read(STDIN_FILENO, up, sizeof(up));
+			if (n > 0) {
+				off = 0;
+				len = (size_t)n;
+			} else if (n == 0)
+				in_done = true;
+			else if (errno != EINTR && errno != EAGAIN) {
+				fprintf(stderr, "netctl tls-connect: standard "
+				    "input: %s\n", strerror(errno));
+				in_done = true;
+				rc = EXIT_REFUSED;
+			}
+		}
+		if (len > 0) {
+			n = send(fd, up + off, len, MSG_NOSIGNAL);
+			if (n >= 0) {
+				off += (size_t)n;
+				len -= (size_t)n;
+			} else if (errno != EINTR && errno != EAGAIN) {
+				/* netd is gone; read what it left, if any. */
+				fprintf(stderr, "netctl tls-connect: %s: send: "
+				    "%s\n", where, strerror(errno));
+				in_done = shut = true;
+				len = 0;
+				rc = EXIT_NODAEMON;
+			}
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(fd, down, sizeof(down));
+			if (n == 0)
+				break;
+			if (n > 0 && write_all(STDOUT_FILENO, down,
+			    (size_t)n) == -1) {
+				fprintf(stderr, "netctl tls-connect: standard "
+				    "output: %s\n", strerror(errno));
+				return EXIT_REFUSED;
+			}
+			if (n == -1 && errno != EINTR && errno != EAGAIN) {
+				fprintf(stderr, "netctl tls-connect: %s: %s\n",
+				    where, strerror(errno));
+				return EXIT_NODAEMON;
+			}
+		}
+	}
+	return rc;
+}
+
+/*
+ * tls-connect: like "openssl s_client -quiet", through netd's gateway.
+ * Standard output carries only the peer's data; the rest is on stderr.
+ */
+static int
+cmd_tls_connect(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "tls-socket", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *use = "usage: netctl tls-connect [--quiet] [--tls-socket "
+	    "PATH] HOST PORT\n";
+	const char *path = NULL, *host, *p;
+	char peer[NETD_TLS_LINE_MAX], where[300];
+	bool quiet = false, refused;
+	unsigned long port;
+	char *end;
+	int ch, fd, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "qt:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'q':
+			quiet = true;
+			break;
+		case 't':
+			path = optarg;
+			break;
+		case 'h':
+			printf("%s", use);
+			return 0;
+		default:
+			fprintf(stderr, "%s", use);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 2) {
+		fprintf(stderr, "%s", use);
+		return EXIT_USAGE;
+	}
+	host = argv[optind];
+	p = argv[optind + 1];
+	errno = 0;
+	port = strtoul(p, &end, 10);
+	if (*p < '0' || *p > '9' || *end != '\0' || errno != 0 || port < 1 ||
+	    port > 65535) {
+		fprintf(stderr, "netctl tls-connect: '%s' is not a port "
+		    "(1-65535)\n", p);
+		return EXIT_USAGE;
+	}
+	/* An IPv6 literal in brackets, as in a URL, only for messages. */
+	snprintf(where, sizeof(where), strchr(host, ':') != NULL ?
+	    "[%.256s]:%lu" : "%.256s:%lu", host, port);
+
+	fd = netd_tls_connect_at(path, host, (unsigned)port, NETD_TLS_CLOEXEC,
+	    peer, sizeof(peer), &refused);
+	if (fd == -1) {
+		fprintf(stderr, "netctl tls-connect: %s: %s\n", where,
+		    netd_tls_error());
+		if (refused)
+			return EXIT_REFUSED;
+		/* EINVAL before any connection: a host netd would refuse. */
+		return errno == EINVAL ? EXIT_USAGE : EXIT_NODAEMON;
+	}
+	if (!quiet)
+		fprintf(stderr, "connected to %s\n", peer);
+	rc = tls_relay(fd, where);
+	close(fd);
+	return rc;
 }
 
 static char *

@@ -773,8 +773,11 @@ valid_host(const char *h)
 
 	if (len == 0 || len > 253)
 		return false;
+	/* A name, or an address literal without brackets. */
 	for (p = h; *p != '\0'; p++)
-		if (*p <= ' ' || *p >= 0x7f)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		    *p == '.' || *p == ':'))
 			return false;
 	return true;
 }

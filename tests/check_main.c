@@ -25,6 +25,7 @@ main(void)
 	srunner_add_suite(sr, apps_suite());
 	srunner_add_suite(sr, cache_suite());
 	srunner_add_suite(sr, learn_suite());
+	srunner_add_suite(sr, tlsclient_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

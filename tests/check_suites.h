@@ -15,5 +15,6 @@ Suite	*wire_suite(void);
 Suite	*apps_suite(void);
 Suite	*cache_suite(void);
 Suite	*learn_suite(void);
+Suite	*tlsclient_suite(void);
 
 #endif /* NETD_TESTS_CHECK_SUITES_H */
