@@ -269,7 +269,7 @@ fmt_status(json_t *r)
 {
 	json_t *el = json_object_get(r, "elements");
 	json_t *range = json_object_get(r, "app_uid_range");
-	json_t *dns;
+	json_t *dns, *tls;
 
 	printf("netd %s, pid %lld, up %llds\n", jstr(r, "version"),
 	    jint(r, "pid"), jint(r, "uptime"));
@@ -311,6 +311,16 @@ fmt_status(json_t *r)
 		    "p50 <= %lld us, p99 <= %lld us\n", "dns latency",
 		    jint(ul, "p50_le"), jint(ul, "p99_le"), jint(gl, "p50_le"),
 		    jint(gl, "p99_le"));
+	}
+	if ((tls = json_object_get(r, "tls")) != NULL) {
+		printf("%-14s %s, device certificate %s\n", "tls gateway",
+		    jstr(tls, "socket"), json_is_true(json_object_get(tls,
+		    "device_certificate")) ? "loaded" : "none");
+		printf("%-14s %lld open, %lld requests, %lld refused, %lld "
+		    "established, %lld clean, %lld aborted\n", "tls sessions",
+		    jint(tls, "sessions"), jint(tls, "requests"),
+		    jint(tls, "refused"), jint(tls, "established"),
+		    jint(tls, "clean"), jint(tls, "aborted"));
 	}
 }
 
@@ -495,6 +505,15 @@ print_event(json_t *e, bool json)
 		return;
 	}
 	strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&t, &tm));
+	if (strcmp(jstr(e, "kind"), "tls") == 0) {
+		/* A TLS request refused, or a session that ended badly. */
+		printf("%-8s %-13s %-7lld %-20s %-4s %s:%lld %s: %s\n", when,
+		    "tls", jint(e, "uid"), jstr(e, "app"), "tls",
+		    jstr(e, "host"), jint(e, "port"), jstr(e, "reason"),
+		    jstr(e, "text"));
+		fflush(stdout);
+		return;
+	}
 	if (strcmp(jstr(e, "kind"), "dns") == 0) {
 		/* A name the app may not resolve. */
 		printf("%-8s %-13s %-7lld %-20s %-4s %s %s -> %s\n", when,

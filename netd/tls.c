@@ -58,6 +58,7 @@
 #define REQUEST_SEC		10
 #define CONNECT_SEC		5	/* per address */
 #define HANDSHAKE_SEC		10
+#define CLOSE_SEC		5	/* for the peer's close_notify */
 #define UPSTREAM_TIMEOUT_MS	2000
 
 enum state {
@@ -661,7 +662,9 @@ pump(struct session *s)
 				return;		/* ended: s is freed */
 			case 1:
 				progress = true;
-				arm_timer(s,
+				/* Once both sides said goodbye, only a
+				   short wait for the peer's own. */
+				arm_timer(s, s->notify_sent ? CLOSE_SEC :
 				    (int)s->gw->conf.tls_idle_timeout);
 				break;
 			}
@@ -941,7 +944,9 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 		    HANDSHAKE_SEC);
 		break;
 	case S_RELAY:
-		session_end(s, "idle timeout");
+		/* The app closed and the peer never answered close_notify:
+		   nothing was lost. */
+		session_end(s, s->notify_sent ? NULL : "idle timeout");
 		break;
 	case S_REPLY_CLOSE:
 		session_end(s, NULL);
