@@ -658,15 +658,10 @@ learn_add(struct learn *l, uid_t uid, const char *name, int family,
 		v = l->heap[0];
 		if (v->expires_ms > now_ms)
 			v = l->lru_head;
-		/* uid keeps the address if it is the one being added. */
-		if (must_revoke(v, now_ms) &&
-		    !(v->g->uid == uid && v->an == an && expires_ms > now_ms)) {
-			if (nevicted_max == 0) {
-				errno = ENOBUFS;
-				return -1;
-			}
-			report(v, evicted, nevicted);
-		}
+		/*
+		 * Forgotten, not revoked: a full table must not close what
+		 * another app resolved. Its grant runs out with its TTL.
+		 */
 		entry_remove(l, v);
 		/* That may have freed g or an. */
 		g = group_find(l, uid, name, len, hg);

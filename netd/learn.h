@@ -70,11 +70,14 @@ void		 learn_set_max_per_name(struct learn *, unsigned);
  *  - then, while (uid, name) holds more than max_per_name addresses, its
  *    expired ones (oldest first), then its least recently refreshed ones.
  *    The entry just added or refreshed is never removed.
- * A removed address that was live, and that no other live entry of the
- * same uid holds (under another name, or the address being added), is
- * written to evicted[], in the order of removal, and *nevicted is its
- * count (set on every return): the caller revokes those grants. Expired
- * or still-held ones are dropped silently.
+ * An address removed by the cap that was live, and that no other live
+ * entry of the same uid holds (under another name, or the address being
+ * added), is written to evicted[], in the order of removal, and *nevicted
+ * is its count (set on every return): the caller revokes those grants.
+ * Expired or still-held ones are dropped silently, and so is the entry
+ * that makes room in a full table: that one is forgotten, not revoked
+ * (its grant runs out with its TTL), so that one app's lookups never
+ * close another's.
  *
  * An add reports at most 2 addresses, or, after learn_set_max_per_name()
  * lowered the cap, up to old cap - new cap + 2. When evicted[] is full,

@@ -22,6 +22,7 @@
  * apps. Interval sets with concatenations take the uid in network order
  * (the rule converts it), hash sets in host order.
  */
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -118,6 +119,7 @@ struct nft {
 	 * so deletes read the kernel instead.
 	 */
 	struct ledger		*led;
+	uint64_t		 seed;		/* of the ledgers' hashes */
 	size_t			 nled;
 	size_t			 ledcap;
 	bool			 ledger_lost;
@@ -139,8 +141,8 @@ struct ledger_entry {
 
 struct ledger {
 	uid_t			 uid;
-	struct ledger_entry	*v;
-	size_t			 n;
+	struct ledger_entry	*v;	/* cap slots, a power of 2 */
+	size_t			 n;	/* used, expired ones included */
 	size_t			 cap;
 };
 
@@ -191,6 +193,10 @@ nft_open(const struct nft_layout *lay, char *err, size_t errlen)
 	}
 	n->lay = *lay;
 	n->seq = (uint32_t)time(NULL);
+	/* Answers choose the addresses: the ledgers' hashes are seeded. */
+	if (getrandom(&n->seed, sizeof(n->seed), GRND_NONBLOCK) !=
+	    sizeof(n->seed))
+		n->seed = (uint64_t)(uintptr_t)n ^ (uint64_t)time(NULL);
 	if ((n->nl = mnl_socket_open(NETLINK_NETFILTER)) == NULL) {
 		seterr(err, errlen, "netlink socket: %s", strerror(errno));
 		goto fail;
@@ -1228,36 +1234,99 @@ ledger_find(struct nft *n, uid_t uid, bool create)
 	return l;
 }
 
-static int
-cmp_entry(const void *a, const void *b)
+/*
+ * A uid's ledger is an open-addressing hash set of (family, address) with
+ * linear probing; expires 0 marks a free slot. Expired entries go when the
+ * table grows, so an insert costs O(1) amortized and nothing ever sorts.
+ */
+static size_t
+ledger_hash(const struct nft *n, int family, const uint8_t *addr)
 {
-	const struct ledger_entry *x = a, *y = b;
-	int c;
+	uint64_t h = n->seed ^ (uint64_t)family, w;
+	size_t i;
 
-	if (x->family != y->family)
-		return x->family - y->family;
-	if ((c = memcmp(x->addr, y->addr, sizeof(x->addr))) != 0)
-		return c;
-	return x->expires < y->expires ? 1 : x->expires > y->expires ? -1 : 0;
+	for (i = 0; i < 16; i += 8) {
+		memcpy(&w, addr + i, 8);
+		h ^= w;
+		h *= 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return (size_t)(h ^ (h >> 31));
 }
 
-/* Drop expired entries and repeats (keeping the latest expiry). */
-static void
-ledger_compact(struct ledger *l, uint64_t now)
+static struct ledger_entry *
+ledger_slot(const struct nft *n, const struct ledger *l, int family,
+    const uint8_t *addr)
 {
-	size_t i, j = 0;
+	size_t mask = l->cap - 1, i;
 
-	if (l->n > 1)
-		qsort(l->v, l->n, sizeof(*l->v), cmp_entry);
-	for (i = 0; i < l->n; i++) {
-		if (l->v[i].expires <= now)
-			continue;
-		if (j > 0 && l->v[j - 1].family == l->v[i].family &&
-		    memcmp(l->v[j - 1].addr, l->v[i].addr, 16) == 0)
-			continue;
-		l->v[j++] = l->v[i];
+	for (i = ledger_hash(n, family, addr) & mask;; i = (i + 1) & mask) {
+		struct ledger_entry *e = &l->v[i];
+
+		if (e->expires == 0 || (e->family == family &&
+		    memcmp(e->addr, addr, 16) == 0))
+			return e;
 	}
-	l->n = j;
+}
+
+/* Room for one more: grow (or just clean) past 3/4 full. 0 or -1. */
+static int
+ledger_room(const struct nft *n, struct ledger *l, uint64_t now)
+{
+	struct ledger_entry *old = l->v, *e;
+	size_t oldcap = l->cap, live = 0, i, cap = 16;
+
+	if (l->cap > 0 && (l->n + 1) * 4 <= l->cap * 3)
+		return 0;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].expires > now)
+			live++;
+	while (cap < (live + 1) * 2)
+		cap *= 2;
+	if ((l->v = calloc(cap, sizeof(*l->v))) == NULL) {
+		l->v = old;
+		return -1;
+	}
+	l->cap = cap;
+	l->n = 0;
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].expires <= now)
+			continue;
+		e = ledger_slot(n, l, old[i].family, old[i].addr);
+		*e = old[i];
+		l->n++;
+	}
+	free(old);
+	return 0;
+}
+
+/* Take an entry out (backward-shift deletion keeps probes intact). */
+static void
+ledger_del(const struct nft *n, struct ledger *l, int family,
+    const uint8_t *addr)
+{
+	size_t mask, i, j, k;
+	struct ledger_entry *e;
+
+	if (l == NULL || l->cap == 0)
+		return;
+	mask = l->cap - 1;
+	e = ledger_slot(n, l, family, addr);
+	if (e->expires == 0)
+		return;
+	i = (size_t)(e - l->v);
+	for (j = (i + 1) & mask; l->v[j].expires != 0; j = (j + 1) & mask) {
+		k = ledger_hash(n, l->v[j].family, l->v[j].addr) & mask;
+		/* Move j back to i unless its home lies in (i, j]. */
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i &&
+		    k > j))) {
+			l->v[i] = l->v[j];
+			i = j;
+		}
+	}
+	memset(&l->v[i], 0, sizeof(l->v[i]));
+	l->n--;
 }
 
 static void
@@ -1266,6 +1335,7 @@ ledger_add(struct nft *n, uid_t uid, int family, const uint8_t *addrs,
 {
 	size_t alen = family == AF_INET ? 4 : 16, i;
 	uint64_t now = now_ms();
+	uint8_t key[16];
 	struct ledger *l;
 
 	if (n->ledger_lost || (l = ledger_find(n, uid, true)) == NULL) {
@@ -1275,24 +1345,19 @@ ledger_add(struct nft *n, uid_t uid, int family, const uint8_t *addrs,
 	for (i = 0; i < na; i++) {
 		struct ledger_entry *e;
 
-		if (l->n == l->cap) {
-			ledger_compact(l, now);
-			if (l->n == l->cap || l->n * 2 > l->cap) {
-				size_t ncap = l->cap ? l->cap * 2 : 16;
-
-				e = reallocarray(l->v, ncap, sizeof(*e));
-				if (e == NULL) {
-					n->ledger_lost = true;
-					return;
-				}
-				l->v = e;
-				l->cap = ncap;
-			}
+		if (ledger_room(n, l, now) == -1) {
+			n->ledger_lost = true;
+			return;
 		}
-		e = &l->v[l->n++];
-		memset(e, 0, sizeof(*e));
-		e->family = family;
-		memcpy(e->addr, addrs + i * alen, alen);
+		memset(key, 0, sizeof(key));
+		memcpy(key, addrs + i * alen, alen);
+		e = ledger_slot(n, l, family, key);
+		if (e->expires == 0) {
+			e->family = family;
+			memcpy(e->addr, key, 16);
+			l->n++;
+		}
+		/* The kernel's timeout is now this one, longer or not. */
 		e->expires = now + timeout_ms;
 	}
 }
@@ -1311,8 +1376,12 @@ nft_grants_count(struct nft *n)
 		return total;
 	}
 	for (i = 0; i < n->nled; i++) {
-		ledger_compact(&n->led[i], now);
-		total += (ssize_t)n->led[i].n;
+		const struct ledger *l = &n->led[i];
+		size_t j;
+
+		for (j = 0; j < l->cap; j++)
+			if (l->v[j].expires > now)
+				total++;
 	}
 	return total;
 }
@@ -1601,16 +1670,19 @@ nft_app_del(struct nft *n, const struct nft_app *a, char *err, size_t errlen)
 	 */
 	if (!n->no_destroy && !n->ledger_lost) {
 		struct ledger *l = ledger_find(n, a->uid, false);
-		size_t i, cnt = l ? l->n : 0;
+		size_t i, cnt = 0;
 
-		if ((g = calloc(cnt ? cnt : 1, sizeof(*g))) == NULL) {
+		if ((g = calloc(l && l->n ? l->n : 1, sizeof(*g))) == NULL) {
 			seterr(err, errlen, "out of memory");
 			return -1;
 		}
-		for (i = 0; i < cnt; i++) {
-			g[i].uid = a->uid;
-			g[i].family = l->v[i].family;
-			memcpy(g[i].addr, l->v[i].addr, 16);
+		for (i = 0; l != NULL && i < l->cap; i++) {
+			if (l->v[i].expires == 0)
+				continue;
+			g[cnt].uid = a->uid;
+			g[cnt].family = l->v[i].family;
+			memcpy(g[cnt].addr, l->v[i].addr, 16);
+			cnt++;
 		}
 		if (cnt > 1)
 			qsort(g, cnt, sizeof(*g), cmp_grant);
@@ -1712,6 +1784,10 @@ nft_revoke(struct nft *n, uid_t uid, int family, const void *addrs,
 	/* DELSETELEM of one that expired meanwhile: nothing to take. */
 	if (rc == -1 && n->no_destroy && errno == ENOENT && na == 1)
 		rc = 0;
+	if (rc == 0)
+		for (i = 0; i < na; i++)
+			ledger_del(n, ledger_find(n, uid, false), family,
+			    g[i].addr);
 	free(g);
 	return rc;
 }

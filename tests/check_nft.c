@@ -111,6 +111,43 @@ START_TEST(test_grant_refresh)
 }
 END_TEST
 
+/*
+ * The ledger: what netd granted, counted without the kernel; a revoke takes
+ * the element out of both.
+ */
+START_TEST(test_ledger_revoke)
+{
+	struct nft_grant_info *g;
+	uint8_t addrs[4 * 3000];
+	char err[NFT_ERR_MAX];
+	size_t i;
+	ssize_t ng;
+
+	if (skipped)
+		return;
+	for (i = 0; i < 3000; i++) {
+		addrs[i * 4] = 198;
+		addrs[i * 4 + 1] = 18;
+		addrs[i * 4 + 2] = (uint8_t)(i >> 8);
+		addrs[i * 4 + 3] = (uint8_t)i;
+	}
+	ck_assert_msg(nft_grant(n, 10001, AF_INET, addrs, 3000, 60000, err,
+	    sizeof(err)) == 0, "%s", err);
+	/* The same again: a refresh, not new entries. */
+	ck_assert(nft_grant(n, 10001, AF_INET, addrs, 3000, 60000, err,
+	    sizeof(err)) == 0);
+	ck_assert_int_eq(nft_grants_count(n), 3000);
+	/* Every other one taken back, in the kernel and in the ledger. */
+	for (i = 0; i < 3000; i += 2)
+		ck_assert_msg(nft_revoke(n, 10001, AF_INET, addrs + i * 4, 1,
+		    err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(nft_grants_count(n), 1500);
+	ng = nft_grants_list(n, 10001, &g);
+	ck_assert_int_eq(ng, 1500);
+	free(g);
+}
+END_TEST
+
 START_TEST(test_app_add_del)
 {
 	struct policy *p = load_str(MANIFEST("\"AllowedConnections\": ["
@@ -322,6 +359,7 @@ nft_suite(void)
 	tcase_add_checked_fixture(core, setup, teardown);
 	tcase_add_test(core, test_grant_refresh);
 	tcase_add_test(core, test_app_add_del);
+	tcase_add_test(core, test_ledger_revoke);
 	tcase_add_test(core, test_error_names_entry);
 	tcase_add_test(core, test_rebuild_keeps_grants);
 	tcase_add_checked_fixture(limits, setup, teardown);
