@@ -205,6 +205,7 @@ bench: deps
 	    $(B)/netd $(B)/netctl
 	$(B)/bench_policy
 	bench/bench_nft.sh $(B)
+	bench/bench_dns.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
