@@ -166,6 +166,7 @@ corpus: $(B)/netctl
 integration: all
 	tests/integration/firewall.sh
 	tests/integration/dns.sh
+	tests/integration/tls.sh
 
 democheck: all
 	tests/demo_check.sh $(B)

@@ -105,6 +105,7 @@ struct session {
 	bool			 want_write;	/* TLS waits to write */
 	uint8_t			 c2t[RELAY_BUF];
 	size_t			 c2t_len, c2t_off;
+	size_t			 c2t_retry;	/* length of a pending write */
 	uint8_t			 t2c[RELAY_BUF];
 	size_t			 t2c_len, t2c_off;
 	bool			 client_eof;
@@ -514,8 +515,16 @@ relay_step(struct session *s)
 	}
 	/* c2t -> TLS */
 	if (s->c2t_off < s->c2t_len && !s->notify_sent) {
-		rc = mbedtls_ssl_write(&s->ssl, s->c2t + s->c2t_off,
-		    s->c2t_len - s->c2t_off);
+		/*
+		 * After WANT_WRITE, mbedTLS wants the same call again: the
+		 * record is built, only its sending is pending.
+		 */
+		size_t wl = s->c2t_retry ? s->c2t_retry :
+		    s->c2t_len - s->c2t_off;
+
+		rc = mbedtls_ssl_write(&s->ssl, s->c2t + s->c2t_off, wl);
+		s->c2t_retry = rc == MBEDTLS_ERR_SSL_WANT_WRITE ||
+		    rc == MBEDTLS_ERR_SSL_WANT_READ ? wl : 0;
 		if (rc > 0) {
 			s->c2t_off += (size_t)rc;
 			s->up += (uint64_t)rc;
