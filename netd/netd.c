@@ -594,7 +594,7 @@ reload(struct netd *d, char *err, size_t errlen)
 	    old.state_dir);
 	/* The gateway and the proxy first: they may refuse the new files
 	   and addresses. */
-	if (d->tls != NULL && tls_reload(d->tls, &nc, err, errlen) == -1) {
+	if (d->tls != NULL && tls_check(d->tls, &nc, err, errlen) == -1) {
 		d->conf = old;
 		return -1;
 	}
@@ -618,6 +618,10 @@ reload(struct netd *d, char *err, size_t errlen)
 		d->conf = old;
 		return -1;
 	}
+	/* Checked above; only memory or resolv.conf can fail it now. */
+	if (d->tls != NULL && tls_reload(d->tls, &nc, err, errlen) == -1)
+		log_warnx("reload: the TLS gateway keeps its old files: %s",
+		    err);
 	if (nc.nflog_group != old.nflog_group) {
 		char ne[NFT_ERR_MAX];
 

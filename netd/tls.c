@@ -124,6 +124,7 @@ struct tls_gw {
 	void			*event_arg;
 	int			 lfd;
 	struct event		*lev;
+	struct event		*pause;		/* after EMFILE */
 	struct upstream		*up;
 	struct creds		*cr;
 	mbedtls_entropy_context	 entropy;
@@ -817,7 +818,7 @@ request(struct session *s)
 		fail(s, NETD_TLS_E_BADREQ, "not a host name or address");
 		return;
 	}
-	snprintf(s->host, sizeof(s->host), "%s", host);
+	snprintf(s->host, sizeof(s->host), "%.253s", host);
 	if (*end != '\0' || end == port || p < 1 || p > 65535 ||
 	    port[0] == '0') {
 		fail(s, NETD_TLS_E_BADREQ, "port must be 1-65535");
@@ -1027,7 +1028,14 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
 	    -1) {
-		if (errno != EAGAIN && errno != EINTR &&
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Out of descriptors: pause a second, not spin. */
+			struct timeval tv = { 1, 0 };
+
+			log_warn("tls: accept");
+			event_del(gw->lev);
+			event_add(gw->pause, &tv);
+		} else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("tls: accept");
 		return;
@@ -1057,6 +1065,20 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	want(s, s->cr_ev, &s->cr_on, true);
 	arm_timer(s, REQUEST_SEC);
+	/* Counted from accept: idle connections cannot pile up. */
+	if (gw->nsessions > gw->conf.tls_max_sessions)
+		fail(s, NETD_TLS_E_LIMIT, "%u TLS sessions open "
+		    "(tls_max_sessions)", gw->conf.tls_max_sessions);
+}
+
+static void
+resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_gw *gw = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(gw->lev, NULL);
 }
 
 /* --- the gateway -------------------------------------------------------- */
@@ -1130,7 +1152,8 @@ tls_new(struct event_base *base, const struct netd_config *conf,
 	if ((gw->lfd = listen_unix(conf->tls_socket, err, errlen)) == -1)
 		goto fail;
 	if ((gw->lev = event_new(base, gw->lfd, EV_READ | EV_PERSIST,
-	    accept_cb, gw)) == NULL || event_add(gw->lev, NULL) == -1) {
+	    accept_cb, gw)) == NULL || event_add(gw->lev, NULL) == -1 ||
+	    (gw->pause = evtimer_new(base, resume_accept, gw)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1155,6 +1178,8 @@ tls_free(struct tls_gw *gw)
 		session_end(gw->sessions, NULL);
 	if (gw->lev != NULL)
 		event_free(gw->lev);
+	if (gw->pause != NULL)
+		event_free(gw->pause);
 	if (gw->lfd != -1) {
 		close(gw->lfd);
 		(void)unlink(gw->conf.tls_socket);
@@ -1163,6 +1188,18 @@ tls_free(struct tls_gw *gw)
 	mbedtls_ctr_drbg_free(&gw->drbg);
 	mbedtls_entropy_free(&gw->entropy);
 	free(gw);
+}
+
+int
+tls_check(struct tls_gw *gw, const struct netd_config *c, char *err,
+    size_t errlen)
+{
+	struct creds *cr;
+
+	if ((cr = creds_load(gw, c, err, errlen)) == NULL)
+		return -1;
+	creds_unref(cr);
+	return 0;
 }
 
 int

@@ -32,6 +32,10 @@ struct tls_gw	*tls_new(struct event_base *, const struct netd_config *,
 		    size_t errlen);
 void		 tls_free(struct tls_gw *);
 
+/* Whether the files of c load (a reload checks before it changes anything). */
+int		 tls_check(struct tls_gw *, const struct netd_config *,
+		    char *err, size_t errlen);
+
 /*
  * A new configuration: CA bundle, device credentials, limits, upstream.
  * Sessions open keep what they started with. tls_socket changes take
