@@ -4,7 +4,12 @@
 # allows and was blocked elsewhere, for the reason the demo says; the name
 # netd refused never reached the DNS server; the refusals show in netctl
 # events with the name an address came from; the grants in netctl show;
-# the DNS counters in netctl status; nothing is left behind.
+# the DNS counters in netctl status. TLS: the PKI; netd's gateway with the
+# device certificate; telemetry-tls gets the server's answer over TLS and
+# the server saw the device certificate, verified; the apps cannot read
+# the device key; the hosts a manifest does not list are "denied", in
+# netctl events and in the tls counters of netctl status. Nothing is left
+# behind (processes, namespaces, /etc/netns, the work directory).
 # Usage: tests/demo_check.sh BUILD_DIR
 set -u
 B=${1:?usage: $0 BUILD_DIR}
@@ -44,9 +49,23 @@ want "$S" "configs/examples/broken.json: refused: 5 errors"
 want "$S" "configs/examples/sensor-api.json: ok"
 want "$S" "configs/examples/telemetry-tls.json: ok"
 
+# The PKI and the TLS server (it printed ACCEPT: it listens).
+S="a small PKI"
+W='/tmp/netd-demo\.[^/]+'	# the work directory, in an ERE
+want "$S" "ca.pem     subject=CN = netd demo CA, issuer CN = netd demo CA"
+want "$S" "server.pem subject=CN = telemetry.example.net, issuer CN = netd demo CA"
+want "$S" "devca.pem  subject=CN = netd demo device CA, issuer CN = netd demo device CA"
+want "$S" "device.pem subject=CN = device-0001, issuer CN = netd demo device CA"
+want "$S" "203.0.113.40:443: openssl s_server -rev (answers each line reversed)"
+
 S="netd starts"
+want_re "$S" "^  ca_file = $W/ca\.pem\$"
+want_re "$S" "^  device_cert = $W/device\.pem\$"
+want_re "$S" "^  device_key = $W/device\.key\$"
 want "$S" "dns upstream   192.0.2.53:53"
 want "$S" "dns queries    0 (apps 0, others 0), allowed 0, denied 0"
+want_re "$S" "^tls gateway    $W/tls\.sock, device certificate loaded\$"
+want "$S" "tls sessions   0 open, 0 requests, 0 refused, 0 established, 0 clean, 0 aborted"
 
 # sensor-api: the manifest's address; api.example.com's address only once
 # the app resolved the name; the wildcard; a name and an address it may not.
@@ -85,6 +104,37 @@ want "$S" "http://api.example.com/        BLOCKED ([Errno -2] Name or service no
 count "$S" 'PASSED' 1
 count "$S" 'BLOCKED' 1
 
+# The device key: root's, mode 0600; the app cannot read it.
+S="the device key"
+want_re "$S" "^  -rw------- root $W/device\.key\$"
+want_re "$S" "^    cat: $W/device\.key: Permission denied\$"
+want "$S" "(exit status 1)"
+
+# TLS through netd: the answer from the server, and a host not listed.
+S="telemetry-tls over TLS"
+want "$S" "app telemetry-tls runs as uid"
+want_re "$S" '^    connected to 203\.0\.113\.40 port 443, TLSv1\.2 TLS-[A-Z0-9-]+$'
+want "$S" "tls://telemetry.example.net:443 PASSED  (slt-yrtemelet morf olleh)"
+want "$S" "    netctl tls-connect: api.example.com:443: denied: api.example.com is not in the manifest of app telemetry-tls"
+want "$S" "tls://api.example.com:443       BLOCKED (denied: api.example.com is not in the manifest of app telemetry-tls; exit 1)"
+count "$S" 'PASSED' 1
+count "$S" 'BLOCKED' 1
+
+# The server required a client certificate: it got the device's, verified.
+S="what the TLS server"
+want "$S" "depth=1 CN = netd demo device CA"
+want "$S" "Protocol version: TLSv1.2"
+want "$S" "Peer certificate: CN = device-0001"
+want "$S" "Verification: OK"
+count "$S" '^  CONNECTION (ESTABLISHED|CLOSED)$' 2
+
+S="sensor-api over TLS"
+want "$S" "app sensor-api runs as uid"
+want "$S" "tls://telemetry.example.net:443 BLOCKED (denied: telemetry.example.net is not in the manifest of app sensor-api; exit 1)"
+count "$S" 'PASSED' 0
+count "$S" 'BLOCKED' 1
+count "$S" 'connected to' 0
+
 # Why: each refusal, with the name a refused address was resolved from.
 S="netctl events"
 E='^[0-9]{2}:[0-9]{2}:[0-9]{2} +'
@@ -97,6 +147,10 @@ count "$S" "${E}deny " 3
 # A and AAAA: tracker.example.org once, api.example.com in both runs.
 count "$S" "${E}dns " 6
 count "$S" "${E}dns .*(api\.example\.com|tracker\.example\.org) -> NXDOMAIN\$" 6
+# The TLS requests refused; the session that worked is no event.
+want_re "$S" "${E}tls +[0-9]+ +telemetry-tls +tls +api\.example\.com:443 denied: api\.example\.com is not in the manifest of app telemetry-tls\$"
+want_re "$S" "${E}tls +[0-9]+ +sensor-api +tls +telemetry\.example\.net:443 denied: telemetry\.example\.net is not in the manifest of app sensor-api\$"
+count "$S" "${E}tls " 2
 
 S="netctl show sensor-api"
 want "$S" "names              api.example.com *.cdn.example.com"
@@ -115,23 +169,34 @@ want "$S" "dns upstream   192.0.2.53:53"
 want "$S" "dns queries    14 (apps 12, others 2), allowed 6, denied 6"
 want "$S" "dns errors     servfail 0, formerr 0, dropped 0, grant errors 0"
 want "$S" "dns grants     3 addresses, 0 evicted, 0 private dropped"
+want_re "$S" "^tls gateway    $W/tls\.sock, device certificate loaded\$"
+want "$S" "tls sessions   0 open, 3 requests, 2 refused, 1 established, 1 clean, 0 aborted"
 
 S="what netd logged"
 want "$S" "dns: listening on 2 addresses, upstream 192.0.2.53:53"
 want_re "$S" 'app telemetry-tls \(uid [0-9]+\): 192\.0\.2\.11 granted for 30s by netctl'
 want_re "$S" 'app sensor-api \(uid [0-9]+\) exited: rules removed'
+want_re "$S" "^  tls: gateway on $W/tls\.sock, CA $W/ca\.pem, device certificate $W/device\.pem\$"
+want_re "$S" '^  tls: uid [0-9]+ app telemetry-tls: telemetry\.example\.net:443 via 203\.0\.113\.40, TLSv1\.2 TLS-[A-Z0-9-]+, device certificate offered$'
+want_re "$S" '^  tls: uid [0-9]+ app sensor-api: telemetry\.example\.net:443 refused: denied: '
 
-# In all: 3 + 1 + 1 + 1 passed, 3 + 2 + 1 blocked.
-[ "$(grep -c 'PASSED' "$out")" = 6 ] && ok ||
-    ko "$(grep -c PASSED "$out") PASSED lines, want 6"
-[ "$(grep -c 'BLOCKED' "$out")" = 6 ] && ok ||
-    ko "$(grep -c BLOCKED "$out") BLOCKED lines, want 6"
+# Not a line of the device key, anywhere.
+[ "$(grep -c 'PRIVATE KEY' "$out")" = 0 ] && ok || ko "the device key shows"
+# In all: 3 + 1 + 1 + 1 (TLS) + 1 passed, 3 + 2 + 1 + 1 (TLS) + 1 (TLS)
+# blocked.
+[ "$(grep -c 'PASSED' "$out")" = 7 ] && ok ||
+    ko "$(grep -c PASSED "$out") PASSED lines, want 7"
+[ "$(grep -c 'BLOCKED' "$out")" = 8 ] && ok ||
+    ko "$(grep -c BLOCKED "$out") BLOCKED lines, want 8"
 
 # Nothing left behind: namespaces, /etc/netns entries, the work directory.
 ip netns list | grep -q netd-demo- && ko "namespaces left" || ok
 compgen -G "/etc/netns/netd-demo-*" >/dev/null && ko "/etc/netns entries left" || ok
 dir=$(sed -n 's|^  control_socket = \(/tmp/netd-demo\.[^/]*\)/ctl\.sock$|\1|p' "$out")
 [ -n "$dir" ] && [ ! -e "$dir" ] && ok || ko "work directory '${dir:-?}' left (or not shown)"
+# Processes: netd, dnsmasq, the web and TLS servers name files in it.
+left=$([ -n "$dir" ] && pgrep -a -f -- "$dir/")
+[ -n "$dir" ] && [ -z "$left" ] && ok || ko "processes left: ${left:-?}"
 
 [ $fail -eq 0 ] || sed 's/^/  | /' "$out"
 echo "demo_check: $pass passed, $fail failed (demo ran ${secs}s)"
