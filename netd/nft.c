@@ -1734,13 +1734,32 @@ nft_app_del(struct nft *n, const struct nft_app *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* n packed addresses of uid as grant records; NULL on ENOMEM. */
+static struct nft_grant_info *
+grant_infos(uid_t uid, int family, const void *addrs, size_t na,
+    uint32_t timeout_ms)
+{
+	size_t alen = family == AF_INET ? 4 : 16, i;
+	struct nft_grant_info *g;
+
+	if ((g = calloc(na, sizeof(*g))) == NULL)
+		return NULL;
+	for (i = 0; i < na; i++) {
+		g[i].uid = uid;
+		g[i].family = family;
+		memcpy(g[i].addr, (const uint8_t *)addrs + i * alen, alen);
+		g[i].expires_ms = timeout_ms;
+	}
+	return g;
+}
+
 int
 nft_revoke(struct nft *n, uid_t uid, int family, const void *addrs,
     size_t na, char *err, size_t errlen)
 {
-	size_t alen = family == AF_INET ? 4 : 16, i;
 	struct nft_grant_info *g;
 	char what[96];
+	size_t i;
 	int rc;
 
 	if (family != AF_INET && family != AF_INET6) {
@@ -1750,14 +1769,9 @@ nft_revoke(struct nft *n, uid_t uid, int family, const void *addrs,
 	}
 	if (na == 0)
 		return 0;
-	if ((g = calloc(na, sizeof(*g))) == NULL) {
+	if ((g = grant_infos(uid, family, addrs, na, 0)) == NULL) {
 		seterr(err, errlen, "out of memory");
 		return -1;
-	}
-	for (i = 0; i < na; i++) {
-		g[i].uid = uid;
-		g[i].family = family;
-		memcpy(g[i].addr, (const uint8_t *)addrs + i * alen, alen);
 	}
 	if (na > 1)
 		qsort(g, na, sizeof(*g), cmp_grant);
@@ -1796,7 +1810,6 @@ int
 nft_grant(struct nft *n, uid_t uid, int family, const void *addrs,
     size_t na, uint32_t timeout_ms, char *err, size_t errlen)
 {
-	size_t alen = family == AF_INET ? 4 : 16, i;
 	struct nft_grant_info *g;
 	char what[96];
 
@@ -1807,15 +1820,9 @@ nft_grant(struct nft *n, uid_t uid, int family, const void *addrs,
 	}
 	if (na == 0)
 		return 0;
-	if ((g = calloc(na, sizeof(*g))) == NULL) {
+	if ((g = grant_infos(uid, family, addrs, na, timeout_ms)) == NULL) {
 		seterr(err, errlen, "out of memory");
 		return -1;
-	}
-	for (i = 0; i < na; i++) {
-		g[i].uid = uid;
-		g[i].family = family;
-		memcpy(g[i].addr, (const uint8_t *)addrs + i * alen, alen);
-		g[i].expires_ms = timeout_ms;
 	}
 	snprintf(what, sizeof(what), "grant of %zu address%s to uid %u", na,
 	    na == 1 ? "" : "es", (unsigned)uid);
