@@ -68,7 +68,7 @@ TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
 		  tests/check_cache.c tests/check_learn.c netd/learn.c \
 		  tests/check_tlsclient.c netd/tlsclient.c
 FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat fuzz_wire
-BENCH_SRCS	= bench/bench_policy.c bench/bench_nft.c
+BENCH_SRCS	= bench/bench_policy.c bench/bench_nft.c bench/bench_tls.c
 
 POLICY_OBJS	= $(POLICY_SRCS:%.c=$(B)/obj/%.o)
 DNS_OBJS	= $(DNS_SRCS:%.c=$(B)/obj/%.o)
@@ -201,12 +201,18 @@ $(B)/bench_policy: bench/bench_policy.c $(B)/libpolicy.a
 $(B)/bench_nft: bench/bench_nft.c netd/nft.c netd/log.c $(B)/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -Inetd -o $@ $^ $(LIBS) $(NETD_LIBS)
 
+$(B)/bench_tls: bench/bench_tls.c bench/bench.h
+	$(CC) $(ALL_CFLAGS) -o $@ bench/bench_tls.c -lmbedtls -lmbedx509 \
+	    -lmbedcrypto
+
 bench: deps
 	$(MAKE) --no-print-directory $(B)/bench_policy $(B)/bench_nft \
+	    $(B)/bench_tls \
 	    $(B)/netd $(B)/netctl
 	$(B)/bench_policy
 	bench/bench_nft.sh $(B)
 	bench/bench_dns.sh $(B)
+	bench/bench_tls.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -406,6 +407,7 @@ connect_next(struct session *s)
 {
 	const struct sockaddr_storage *ss;
 	socklen_t sl;
+	int one = 1;
 
 	close_tcp(s);
 	while (s->next < s->naddrs) {
@@ -417,6 +419,12 @@ connect_next(struct session *s)
 			s->conn_err = errno;
 			continue;
 		}
+		/*
+		 * mbedTLS sends each record of a flight on its own: with
+		 * Nagle, the last ones wait for a delayed ACK (40 ms).
+		 */
+		(void)setsockopt(s->tfd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 		if (connect(s->tfd, (const struct sockaddr *)ss, sl) == -1 &&
 		    errno != EINPROGRESS) {
 			s->conn_err = errno;
