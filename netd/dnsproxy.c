@@ -70,6 +70,7 @@ struct listener {
 	int			 fd;
 	bool			 tcp;
 	struct event		*ev;
+	struct event		*pause;		/* TCP: after EMFILE */
 };
 
 struct tcp_client {
@@ -282,8 +283,12 @@ send_rcode(struct dnsproxy *p, struct reply_to *to, const uint8_t *query,
 static void
 send_answer(struct dnsproxy *p, struct query *qr, uint8_t *msg, size_t len)
 {
-	size_t max = qr->q.edns ? qr->q.edns_udp : 512;
+	/* RFC 6891: under 512 means 512; and no more than UDP carries. */
+	size_t max = qr->q.edns && qr->q.edns_udp > 512 ? qr->q.edns_udp :
+	    512;
 
+	if (max > 65507)
+		max = 65507;
 	if (qr->to.tc == NULL && len > max && len >= qr->q.qend) {
 		len = qr->q.qend;
 		msg[2] |= DNS_F_TC >> 8;
@@ -505,8 +510,11 @@ deliver(struct dnsproxy *p, struct query *qr, uint8_t *msg, size_t len,
 		if (p->conf.rebind_protection &&
 		    !rebind_ok_name(p, qr->q.name)) {
 			flen = sizeof(p->fbuf);
+			/* An answer that cannot be filtered is not released. */
 			if (dns_answer_filter(msg, len, &qr->q, keep_addr, &k,
-			    p->fbuf, &flen, &nd) == DNS_OK && nd > 0) {
+			    p->fbuf, &flen, &nd) != DNS_OK)
+				goto servfail;
+			if (nd > 0) {
 				log_info("dns: app %s: %zu private address%s "
 				    "dropped from the answer for %s "
 				    "(rebind_protection)", a->name, nd,
@@ -589,6 +597,28 @@ query_unlink(struct dnsproxy *p, struct query *qr)
 	free(qr);
 }
 
+/* SERVFAIL to qr, made from the question it asked (not from an answer). */
+static void
+servfail_query(struct dnsproxy *p, struct query *qr)
+{
+	uint8_t hdr[DNS_ERROR_MAX];
+	size_t hlen = DNS_HDR_LEN + qr->q.qname_len + 4;
+
+	memset(hdr, 0, DNS_HDR_LEN);
+	hdr[0] = (uint8_t)(qr->q.id >> 8);
+	hdr[1] = (uint8_t)qr->q.id;
+	hdr[2] = (uint8_t)(qr->q.flags >> 8) & ~(DNS_F_QR >> 8);
+	hdr[3] = (uint8_t)qr->q.flags;
+	hdr[5] = 1;
+	memcpy(hdr + DNS_HDR_LEN, qr->q.qname, qr->q.qname_len);
+	hdr[hlen - 4] = (uint8_t)(qr->q.qtype >> 8);
+	hdr[hlen - 3] = (uint8_t)qr->q.qtype;
+	hdr[hlen - 2] = (uint8_t)(qr->q.qclass >> 8);
+	hdr[hlen - 1] = (uint8_t)qr->q.qclass;
+	send_rcode(p, &qr->to, hdr, hlen, DNS_RCODE_SERVFAIL);
+	p->st.servfail++;
+}
+
 static void
 upstream_answer(void *arg, const uint8_t *ans, size_t len, int destroyed)
 {
@@ -602,26 +632,10 @@ upstream_answer(void *arg, const uint8_t *ans, size_t len, int destroyed)
 	if (qr->to.tc != NULL && qr->to.tc->bev == NULL)
 		goto done;		/* the TCP client left */
 	if (ans == NULL) {
-		uint8_t hdr[DNS_ERROR_MAX];
-		size_t hlen = DNS_HDR_LEN + qr->q.qname_len + 4;
-
-		/* SERVFAIL from the question we kept. */
-		memset(hdr, 0, DNS_HDR_LEN);
-		hdr[0] = (uint8_t)(qr->q.id >> 8);
-		hdr[1] = (uint8_t)qr->q.id;
-		hdr[2] = (uint8_t)(qr->q.flags >> 8) & ~(DNS_F_QR >> 8);
-		hdr[3] = (uint8_t)qr->q.flags;
-		hdr[5] = 1;
-		memcpy(hdr + DNS_HDR_LEN, qr->q.qname, qr->q.qname_len);
-		hdr[hlen - 4] = (uint8_t)(qr->q.qtype >> 8);
-		hdr[hlen - 3] = (uint8_t)qr->q.qtype;
-		hdr[hlen - 2] = (uint8_t)(qr->q.qclass >> 8);
-		hdr[hlen - 1] = (uint8_t)qr->q.qclass;
 		if (!destroyed)
 			log_debug("dns: no answer from upstream for %s",
 			    qr->q.name);
-		send_rcode(p, &qr->to, hdr, hlen, DNS_RCODE_SERVFAIL);
-		p->st.servfail++;
+		servfail_query(p, qr);
 		goto done;
 	}
 	if (len > sizeof(p->abuf))
@@ -633,11 +647,12 @@ upstream_answer(void *arg, const uint8_t *ans, size_t len, int destroyed)
 		log_info("dns: upstream answer for %s refused: %s",
 		    qr->q.name, dns_strerror(rc));
 		p->st.bad_answers++;
-		p->st.servfail++;
-		send_rcode(p, &qr->to, p->abuf, len, DNS_RCODE_SERVFAIL);
+		servfail_query(p, qr);
 		goto done;
 	}
-	if ((ttl = cache_ttl(p->abuf, len, &a)) > 0) {
+	/* An answer the upstream did not validate (CD) is not shared. */
+	if (!(qr->q.flags & DNS_F_CD) &&
+	    (ttl = cache_ttl(p->abuf, len, &a)) > 0) {
 		if (ttl > p->conf.max_ttl)
 			ttl = p->conf.max_ttl;
 		(void)dns_cache_put(p->cache, qr->q.qname, qr->q.qname_len,
@@ -920,8 +935,9 @@ tcp_event(struct bufferevent *bev, short what, void *arg)
 	struct tcp_client *tc = arg;
 
 	(void)bev;
-	if ((what & BEV_EVENT_EOF) && tc->pending > 0 &&
-	    !(what & BEV_EVENT_ERROR)) {
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    (tc->pending > 0 || evbuffer_get_length(
+	    bufferevent_get_output(tc->bev)) > 0)) {
 		/* Half closed with answers to come: send them, then close. */
 		tc->draining = true;
 		bufferevent_disable(tc->bev, EV_READ);
@@ -944,7 +960,15 @@ tcp_accept(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
 	    -1) {
-		if (errno != EAGAIN && errno != EINTR &&
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Out of descriptors: pause a second, not spin. */
+			struct timeval tv = { 1, 0 };
+
+			log_warn("dns: accept");
+			event_del(l->ev);
+			if (l->pause != NULL)
+				event_add(l->pause, &tv);
+		} else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("dns: accept");
 		return;
@@ -981,6 +1005,16 @@ tcp_accept(evutil_socket_t fd, short what, void *arg)
 }
 
 /* --- set-up ------------------------------------------------------------- */
+
+static void
+resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(l->ev, NULL);
+}
 
 static int
 listen_one(struct dnsproxy *p, struct listener *l, char *err, size_t errlen)
@@ -1031,7 +1065,8 @@ listen_one(struct dnsproxy *p, struct listener *l, char *err, size_t errlen)
 	l->p = p;
 	if ((l->ev = event_new(p->base, l->fd, EV_READ | EV_PERSIST,
 	    l->tcp ? tcp_accept : udp_dispatch, l)) == NULL ||
-	    event_add(l->ev, NULL) == -1) {
+	    event_add(l->ev, NULL) == -1 || (l->tcp && (l->pause =
+	    evtimer_new(p->base, resume_accept, l)) == NULL)) {
 		errno = ENOMEM;
 		goto fail;
 	}
@@ -1057,6 +1092,8 @@ listeners_close(struct dnsproxy *p)
 	for (i = 0; i < p->nls; i++) {
 		if (p->ls[i].ev != NULL)
 			event_free(p->ls[i].ev);
+		if (p->ls[i].pause != NULL)
+			event_free(p->ls[i].pause);
 		if (p->ls[i].fd != -1)
 			close(p->ls[i].fd);
 	}
@@ -1206,13 +1243,27 @@ dnsproxy_reload(struct dnsproxy *p, const struct netd_config *c, char *err,
 	}
 	if (!addrs_equal(c->dns_listen, c->ndns_listen, p->conf.dns_listen,
 	    p->conf.ndns_listen)) {
+		/* Pending queries hear SERVFAIL on the sockets they came by. */
+		if (up != NULL) {
+			upstream_free(p->up);
+			p->up = up;
+			up = NULL;
+		}
 		listeners_close(p);
 		if (listeners_open(p, c, err, errlen) == -1) {
 			char e2[256];
 
-			/* Back to the old addresses. */
+			/* Back to the old addresses and servers. */
 			if (listeners_open(p, &p->conf, e2, sizeof(e2)) == -1)
 				log_warnx("dns: %s", e2);
+			if (new_up && (up = upstream_new(p->base,
+			    p->conf.upstream, p->conf.nupstream,
+			    p->conf.dns_listen, p->conf.ndns_listen,
+			    UPSTREAM_TIMEOUT_MS, e2, sizeof(e2))) != NULL) {
+				upstream_free(p->up);
+				p->up = up;
+				up = NULL;
+			}
 			upstream_free(up);
 			dns_cache_free(cache);
 			return -1;

@@ -868,8 +868,11 @@ request(struct session *s)
 		for (i = 0; host[i] != '\0'; i++)
 			host[i] = (char)((host[i] >= 'A' && host[i] <= 'Z') ?
 			    host[i] + 32 : host[i]);
-		if (host[i - 1] == '.')
+		if (host[i - 1] == '.') {
+			/* The name as certificates and SNI spell it. */
 			host[i - 1] = '\0';
+			s->host[i - 1] = '\0';
+		}
 		if (!policy_allows_name(a->pol, host))
 			goto denied;
 	}

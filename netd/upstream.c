@@ -102,7 +102,8 @@ sock_state(void *arg, ares_socket_t fd, int readable, int writable)
 	if (what == 0) {
 		if (w != NULL) {
 			*pp = w->next;
-			event_free(w->ev);
+			if (w->ev != NULL)
+				event_free(w->ev);
 			free(w);
 		}
 		return;
@@ -116,16 +117,18 @@ sock_state(void *arg, ares_socket_t fd, int readable, int writable)
 		w->fd = fd;
 		w->next = u->socks;
 		u->socks = w;
-	} else if (w->what == what)
+	} else if (w->what == what && w->ev != NULL)
 		return;
-	else {
+	else if (w->ev != NULL) {
 		event_free(w->ev);
 		w->ev = NULL;
 	}
 	w->what = what;
 	if ((w->ev = event_new(u->base, fd, what | EV_PERSIST, sock_dispatch,
-	    w)) == NULL || event_add(w->ev, NULL) == -1)
+	    w)) == NULL || event_add(w->ev, NULL) == -1) {
 		log_warnx("upstream: cannot watch socket %d", (int)fd);
+		w->what = 0;	/* try again at the next state change */
+	}
 }
 
 static bool
@@ -253,7 +256,8 @@ upstream_free(struct upstream *u)
 	ares_destroy(u->ch);	/* callbacks run, with ARES_EDESTRUCTION */
 	while ((w = u->socks) != NULL) {
 		u->socks = w->next;
-		event_free(w->ev);
+		if (w->ev != NULL)
+			event_free(w->ev);
 		free(w);
 	}
 	free(u);
