@@ -863,7 +863,13 @@ tcp_client_done(struct tcp_client *tc)
 		return;
 	}
 	if (tc->draining) {
-		if (tc->pending == 0 && evbuffer_get_length(
+		/* Queries that came before the EOF are answered first. */
+		if (evbuffer_get_length(bufferevent_get_input(tc->bev)) >= 2 &&
+		    tc->pending < TCP_PIPELINE && !tc->in_read)
+			bufferevent_trigger(tc->bev, EV_READ,
+			    BEV_TRIG_IGNORE_WATERMARKS |
+			    BEV_TRIG_DEFER_CALLBACKS);
+		else if (tc->pending == 0 && evbuffer_get_length(
 		    bufferevent_get_output(tc->bev)) == 0)
 			tcp_client_free(tc);
 		return;
@@ -897,8 +903,12 @@ tcp_read(struct bufferevent *bev, void *arg)
 			tcp_client_free(tc);
 			return;
 		}
-		if (evbuffer_get_length(in) < len + 2)
-			return;
+		if (evbuffer_get_length(in) < len + 2) {
+			/* Half closed mid-message: the rest never comes. */
+			if (tc->draining)
+				evbuffer_drain(in, evbuffer_get_length(in));
+			break;
+		}
 		if ((m = evbuffer_pullup(in, (ssize_t)len + 2)) == NULL) {
 			tcp_client_free(tc);
 			return;
@@ -915,8 +925,11 @@ tcp_read(struct bufferevent *bev, void *arg)
 		tc->pending--;
 		evbuffer_drain(in, len + 2);
 	}
-	if (tc->bev != NULL && tc->pending >= TCP_PIPELINE)
+	if (tc->pending >= TCP_PIPELINE)
 		bufferevent_disable(bev, EV_READ);
+	else if (tc->draining && tc->pending == 0 && evbuffer_get_length(
+	    bufferevent_get_output(bev)) == 0)
+		tcp_client_free(tc);
 }
 
 static void
@@ -924,8 +937,8 @@ tcp_written(struct bufferevent *bev, void *arg)
 {
 	struct tcp_client *tc = arg;
 
-	(void)bev;
-	if (tc->draining && tc->pending == 0)
+	if (tc->draining && tc->pending == 0 &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) < 2)
 		tcp_client_free(tc);
 }
 

@@ -339,6 +339,11 @@ da_expect alpha q/udp/$P/api.test.other.test/A NXDOMAIN
 da_expect alpha "multi/$P/api.test,other.test,x.y.cdn.test,cdn.test" \
     "OK NOERROR,NXDOMAIN,NOERROR,NXDOMAIN"
 da_expect alpha "multi/$P6/x.y.cdn.test,api.test" "OK NOERROR,NOERROR"
+# 20 queries (more than the 16 in flight per connection), then a half
+# close: every answer still comes.
+HC=$(printf 'api.test,other.test,%.0s' $(seq 10)); HC=${HC%,}
+da_expect alpha "multihc/$P/$HC" \
+    "OK $(printf 'NOERROR,NXDOMAIN,%.0s' $(seq 10) | sed 's/,$//')"
 never_upstream other.test "dns-alpha"
 never_upstream cdn.test "dns-alpha"
 never_upstream xcdn.test "dns-alpha"

@@ -249,7 +249,7 @@ def op_query(proto, server, name, qtype, edns=False):
         s.close()
 
 
-def op_multi(server, names):
+def op_multi(server, names, halfclose=False):
     ids = {}
     out = b""
     for i, n in enumerate(names):
@@ -262,6 +262,8 @@ def op_multi(server, names):
     try:
         s.connect((server, 53))
         s.sendall(out)
+        if halfclose:
+            s.shutdown(socket.SHUT_WR)
         for k in range(len(names)):
             try:
                 reply = tcp_recv_msg(s)
@@ -541,8 +543,8 @@ def run_op(op, kept=None):
             return "%s %s" % (r, addrs[0])
         if f[0] in ("q", "qe") and len(f) == 5:
             return op_query(f[1], f[2], f[3], f[4], f[0] == "qe")
-        if f[0] == "multi" and len(f) == 3:
-            return op_multi(f[1], f[2].split(","))
+        if f[0] in ("multi", "multihc") and len(f) == 3:
+            return op_multi(f[1], f[2].split(","), f[0] == "multihc")
         if f[0] == "fuzz" and len(f) == 6:
             return op_fuzz(f[1], f[2], int(f[3]), int(f[4]), f[5])
         if f[0] == "bad" and len(f) == 5:
