@@ -422,12 +422,14 @@ grant_all(struct dnsproxy *p, uid_t uid, const char *name,
 	char err[NFT_ERR_MAX];
 	uint64_t t0 = now_us(), now_ms = t0 / 1000;
 	size_t i, j, n, nev, calls = 0;
-	bool *done;
+	bool *done, *granted;
+	int rc = 0;
 
 	if (c->n == 0)
 		return 0;
-	if ((done = calloc(c->n, sizeof(*done))) == NULL)
+	if ((done = calloc(2 * c->n, sizeof(*done))) == NULL)
 		return -1;
+	granted = done + c->n;
 	for (i = 0; i < c->n; i++) {
 		uint32_t secs = grant_seconds(p, c->v[i].ttl);
 		int fam = c->v[i].family;
@@ -452,20 +454,27 @@ grant_all(struct dnsproxy *p, uid_t uid, const char *name,
 			log_warnx("dns: grant for uid %u (%s): %s",
 			    (unsigned)uid, name, err);
 			p->st.grant_errors++;
-			free(done);
-			return -1;
+			rc = -1;
+			break;
 		}
+		for (j = i; j < c->n; j++)
+			if (done[j] && c->v[j].family == fam &&
+			    grant_seconds(p, c->v[j].ttl) == secs)
+				granted[j] = true;
 		p->st.granted += n;
 		calls++;
 	}
-	free(done);
-	if (calls > 0)
+	if (calls > 0 && rc == 0)
 		hist_add(&p->grant_lat, now_us() - t0);
 
+	/*
+	 * What was granted is learned, also when a later group failed: the
+	 * per-name cap must be able to take it back.
+	 */
 	for (i = 0; i < c->n; i++) {
 		uint32_t secs = grant_seconds(p, c->v[i].ttl);
 
-		if (secs == 0)
+		if (!granted[i])
 			continue;
 		nev = 0;
 		if (learn_add(p->learn, uid, name, c->v[i].family,
@@ -480,7 +489,8 @@ grant_all(struct dnsproxy *p, uid_t uid, const char *name,
 				    (unsigned)uid, name, err);
 		}
 	}
-	return 0;
+	free(done);
+	return rc;
 }
 
 /*
