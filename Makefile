@@ -55,7 +55,7 @@ POLICY_SRCS	= policy/hostpat.c policy/diag.c policy/policy.c \
 DNS_SRCS	= dns/wire.c dns/cache.c
 NETD_SRCS	= netd/netd.c netd/config.c netd/control.c netd/apps.c \
 		  netd/nflog.c netd/dnsproxy.c netd/upstream.c netd/learn.c \
-		  netd/tls.c \
+		  netd/tls.c netd/tlsreq.c \
 		  netd/nft.c netd/log.c
 NETCTL_SRCS	= netd/netctl.c
 TLSCLIENT_SRCS	= netd/tlsclient.c
@@ -67,7 +67,8 @@ TEST_SRCS	= tests/check_main.c tests/check_hostpat.c \
 		  tests/check_wire.c tests/check_apps.c netd/apps.c \
 		  tests/check_cache.c tests/check_learn.c netd/learn.c \
 		  tests/check_tlsclient.c netd/tlsclient.c
-FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat fuzz_wire
+FUZZ_TARGETS	= fuzz_manifest fuzz_hostpat fuzz_wire fuzz_config \
+		  fuzz_tlsreq
 BENCH_SRCS	= bench/bench_policy.c bench/bench_nft.c bench/bench_tls.c
 
 POLICY_OBJS	= $(POLICY_SRCS:%.c=$(B)/obj/%.o)
@@ -179,8 +180,11 @@ fuzz:
 	    echo "clang tests/fuzz/$$t.c -> build/fuzz/$$t"; \
 	    clang -std=gnu11 $(WARNINGS) -O1 -g \
 	        -fsanitize=fuzzer,address,undefined \
-	        -Iinclude -Ipolicy $$(pkg-config --cflags jansson) \
-	        -o build/fuzz/$$t tests/fuzz/$$t.c build/fuzz/libpolicy.a \
+	        -Iinclude -Ipolicy -Inetd $$(pkg-config --cflags jansson) \
+	        -o build/fuzz/$$t tests/fuzz/$$t.c \
+	        $$([ $$t = fuzz_config ] && echo netd/config.c) \
+	        $$([ $$t = fuzz_tlsreq ] && echo netd/tlsreq.c) \
+	        build/fuzz/libpolicy.a \
 	        build/fuzz/libdns.a \
 	        $$(pkg-config --libs jansson) || exit 1; \
 	done

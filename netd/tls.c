@@ -53,6 +53,7 @@
 #include "netd_tls.h"
 #include "policy.h"
 #include "tls.h"
+#include "tlsreq.h"
 #include "upstream.h"
 
 #define RELAY_BUF		16384	/* each way */
@@ -786,53 +787,23 @@ resolved(void *arg, const struct sockaddr_storage *addrs, size_t n,
 	connect_next(s);
 }
 
-static bool
-valid_host(const char *h)
-{
-	size_t len = strlen(h);
-	const char *p;
-
-	if (len == 0 || len > 253)
-		return false;
-	/* A name, or an address literal without brackets. */
-	for (p = h; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-		    *p == '.' || *p == ':'))
-			return false;
-	return true;
-}
-
 /* "CONNECT host port": the app, its policy, the limits, then resolve. */
 static void
 request(struct session *s)
 {
 	struct tls_gw *gw = s->gw;
-	char host[NETD_TLS_LINE_MAX + 1], port[16], extra[2];
+	char host[TLSREQ_HOST_MAX + 1];
 	struct in6_addr a6;
 	struct in_addr a4;
+	const char *why;
 	struct app *a;
-	char *end;
-	unsigned long p;
 
 	gw->st.requests++;
-	if (sscanf(s->line, "CONNECT %512s %15s %1s", host, port, extra) !=
-	    2 || strncmp(s->line, "CONNECT ", 8) != 0) {
-		fail(s, NETD_TLS_E_BADREQ, "expected \"CONNECT host port\"");
+	if (tlsreq_parse(s->line, host, &s->port, &why) == -1) {
+		fail(s, NETD_TLS_E_BADREQ, "%s", why);
 		return;
 	}
-	p = strtoul(port, &end, 10);
-	if (!valid_host(host)) {
-		fail(s, NETD_TLS_E_BADREQ, "not a host name or address");
-		return;
-	}
-	snprintf(s->host, sizeof(s->host), "%.253s", host);
-	if (*end != '\0' || end == port || p < 1 || p > 65535 ||
-	    port[0] == '0') {
-		fail(s, NETD_TLS_E_BADREQ, "port must be 1-65535");
-		return;
-	}
-	s->port = (unsigned)p;
+	memcpy(s->host, host, sizeof(host));
 	if ((a = apps_find_uid(gw->apps, s->uid)) == NULL) {
 		fail(s, NETD_TLS_E_NOTAPP, "uid %u runs no app (start it with "
 		    "netctl run)", (unsigned)s->uid);
