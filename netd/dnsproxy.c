@@ -152,6 +152,7 @@ struct dnsproxy {
 	uint8_t			 rbuf[UDP_QUERY_MAX + 1];
 	uint8_t			 abuf[65536];
 	uint8_t			 fbuf[65536];
+	struct collect		 col;		/* deliver()'s, not reentrant */
 };
 
 static void	 udp_dispatch(evutil_socket_t, short, void *);
@@ -159,6 +160,9 @@ static void	 tcp_accept(evutil_socket_t, short, void *);
 static void	 handle_query(struct dnsproxy *, const uint8_t *, size_t,
 		    uint32_t, struct reply_to *);
 static void	 tcp_client_done(struct tcp_client *);
+static void	 servfail_query(struct dnsproxy *, struct query *);
+static uint32_t	 cache_ttl(const uint8_t *, size_t,
+		    const struct dns_answer *);
 
 static uint64_t
 now_us(void)
@@ -494,29 +498,50 @@ grant_all(struct dnsproxy *p, uid_t uid, const char *name,
 }
 
 /*
- * The answer in msg (len octets, its id the client's) is valid for qr.
- * For an app: filter, grant, then release. TTLs never exceed max_ttl, nor
- * ttl_cap (what is left of a cached answer).
+ * The answer in msg (len octets, its id already the client's) for qr: from
+ * upstream (fresh: checked here, then cached) or from the cache (its TTLs
+ * cut to ttl_cap, what it has left). For an app: rebinding filter, grants,
+ * then release. TTLs never exceed max_ttl nor ttl_cap. One pass checks the
+ * answer against the question and collects its addresses at once.
  */
 static void
 deliver(struct dnsproxy *p, struct query *qr, uint8_t *msg, size_t len,
-    uint32_t ttl_cap)
+    uint32_t ttl_cap, bool fresh)
 {
+	struct collect *c = &p->col;
 	struct dns_answer ans;
-	struct app *a;
-	size_t nd = 0, flen;
+	enum dns_status rc;
+	struct app *a = NULL;
+	size_t nd = 0, flen, i;
+	uint32_t ttl;
 
-	if (qr->kind == Q_APP) {
-		struct collect *c;
-		struct keep_arg k;
+	if (ttl_cap > p->conf.max_ttl)
+		ttl_cap = p->conf.max_ttl;
+	if (qr->kind == Q_APP &&
+	    (a = apps_find_uid(p->apps, qr->uid)) == NULL) {
+		/* It stopped meanwhile: its rules are gone. */
+		servfail_query(p, qr);
+		return;
+	}
+	c->n = 0;
+	c->max = ANSWER_ADDRS_MAX;
+	if ((rc = dns_answer_addrs(msg, len, &qr->q, &ans, a ? collect_cb :
+	    NULL, c)) != DNS_OK) {
+		log_info("dns: %s answer for %s refused: %s", fresh ?
+		    "upstream" : "cached", qr->q.name, dns_strerror(rc));
+		p->st.bad_answers++;
+		servfail_query(p, qr);
+		return;
+	}
+	/* An answer the upstream did not validate (CD) is not shared. */
+	if (fresh && !(qr->q.flags & DNS_F_CD) &&
+	    (ttl = cache_ttl(msg, len, &ans)) > 0)
+		(void)dns_cache_put(p->cache, qr->q.qname, qr->q.qname_len,
+		    qr->q.qtype, qr->q.qclass, msg, len, ttl < p->conf.max_ttl ?
+		    ttl : p->conf.max_ttl, now_us() / 1000);
+	if (a != NULL) {
+		struct keep_arg k = { a->pol };
 
-		if ((a = apps_find_uid(p->apps, qr->uid)) == NULL) {
-			/* It stopped meanwhile: its rules are gone. */
-			send_rcode(p, &qr->to, msg, len, DNS_RCODE_SERVFAIL);
-			p->st.servfail++;
-			return;
-		}
-		k.pol = a->pol;
 		if (p->conf.rebind_protection &&
 		    !rebind_ok_name(p, qr->q.name)) {
 			flen = sizeof(p->fbuf);
@@ -532,45 +557,36 @@ deliver(struct dnsproxy *p, struct query *qr, uint8_t *msg, size_t len,
 				p->st.rebind_dropped += nd;
 				memcpy(msg, p->fbuf, flen);
 				len = flen;
+				c->n = 0;
+				if (dns_answer_addrs(msg, len, &qr->q, &ans,
+				    collect_cb, c) != DNS_OK)
+					goto servfail;
 			}
-		}
-		if ((c = malloc(sizeof(*c))) == NULL)
-			goto servfail;
-		c->n = 0;
-		c->max = ANSWER_ADDRS_MAX;
-		if (dns_answer_addrs(msg, len, &qr->q, &ans, collect_cb, c) !=
-		    DNS_OK) {
-			free(c);
-			goto servfail;
 		}
 		if (c->n > p->conf.max_addrs_per_name) {
 			/* The app sees only the addresses it may reach. */
 			c->n = p->conf.max_addrs_per_name;
 			flen = sizeof(p->fbuf);
 			if (dns_answer_filter(msg, len, &qr->q, keep_first, c,
-			    p->fbuf, &flen, &nd) != DNS_OK) {
-				free(c);
+			    p->fbuf, &flen, &nd) != DNS_OK)
 				goto servfail;
-			}
 			memcpy(msg, p->fbuf, flen);
 			len = flen;
 		}
-		if (grant_all(p, qr->uid, qr->q.name, c) == -1) {
-			free(c);
+		/* The grants follow the TTLs the app will see. */
+		for (i = 0; i < c->n; i++)
+			if (c->v[i].ttl > ttl_cap)
+				c->v[i].ttl = ttl_cap;
+		if (grant_all(p, qr->uid, qr->q.name, c) == -1)
 			goto servfail;
-		}
-		free(c);
 		a->dns_allowed++;
 		p->st.allowed++;
 	}
-	if (ttl_cap > p->conf.max_ttl)
-		ttl_cap = p->conf.max_ttl;
 	(void)dns_cap_ttls(msg, len, ttl_cap);
 	send_answer(p, qr, msg, len);
 	return;
 servfail:
-	send_rcode(p, &qr->to, msg, len, DNS_RCODE_SERVFAIL);
-	p->st.servfail++;
+	servfail_query(p, qr);
 }
 
 /* How long an upstream answer may be cached, 0 for not at all. */
@@ -634,9 +650,6 @@ upstream_answer(void *arg, const uint8_t *ans, size_t len, int destroyed)
 {
 	struct query *qr = arg;
 	struct dnsproxy *p = qr->p;
-	struct dns_answer a;
-	enum dns_status rc;
-	uint32_t ttl;
 
 	hist_add(&p->up_lat, now_us() - qr->t0_us);
 	if (qr->to.tc != NULL && qr->to.tc->bev == NULL)
@@ -652,24 +665,7 @@ upstream_answer(void *arg, const uint8_t *ans, size_t len, int destroyed)
 		len = sizeof(p->abuf);
 	memcpy(p->abuf, ans, len);
 	(void)dns_set_id(p->abuf, len, qr->q.id);
-	if ((rc = dns_answer_addrs(p->abuf, len, &qr->q, &a, NULL, NULL)) !=
-	    DNS_OK) {
-		log_info("dns: upstream answer for %s refused: %s",
-		    qr->q.name, dns_strerror(rc));
-		p->st.bad_answers++;
-		servfail_query(p, qr);
-		goto done;
-	}
-	/* An answer the upstream did not validate (CD) is not shared. */
-	if (!(qr->q.flags & DNS_F_CD) &&
-	    (ttl = cache_ttl(p->abuf, len, &a)) > 0) {
-		if (ttl > p->conf.max_ttl)
-			ttl = p->conf.max_ttl;
-		(void)dns_cache_put(p->cache, qr->q.qname, qr->q.qname_len,
-		    qr->q.qtype, qr->q.qclass, p->abuf, len, ttl,
-		    now_us() / 1000);
-	}
-	deliver(p, qr, p->abuf, len, DNS_TTL_NONE);
+	deliver(p, qr, p->abuf, len, DNS_TTL_NONE, true);
 done:
 	query_unlink(p, qr);
 }
@@ -694,10 +690,9 @@ from_cache(struct dnsproxy *p, struct query *qr)
 	/* The client's RD and CD bits. */
 	p->abuf[2] = (uint8_t)((p->abuf[2] & ~(DNS_F_RD >> 8)) |
 	    ((qr->q.flags & DNS_F_RD) >> 8));
-	/* TTLs count down, and the grants follow them. */
-	(void)dns_cap_ttls(p->abuf, len, left);
+	/* TTLs count down (deliver() cuts them), and the grants follow. */
 	p->st.cache_hits++;
-	deliver(p, qr, p->abuf, len, left);
+	deliver(p, qr, p->abuf, len, left, false);
 	return true;
 }
 
