@@ -594,12 +594,14 @@ reload(struct netd *d, char *err, size_t errlen)
 	    old.state_dir);
 	/* The gateway and the proxy first: they may refuse the new files
 	   and addresses. */
-	if (d->tls != NULL && tls_check(d->tls, &nc, err, errlen) == -1) {
+	if (d->tls != NULL && tls_prepare(d->tls, &nc, err, errlen) == -1) {
 		d->conf = old;
 		return -1;
 	}
 	if (d->dns != NULL && dnsproxy_reload(d->dns, &nc, err, errlen) ==
 	    -1) {
+		if (d->tls != NULL)
+			tls_abort(d->tls);
 		d->conf = old;
 		return -1;
 	}
@@ -615,13 +617,13 @@ reload(struct netd *d, char *err, size_t errlen)
 		    sizeof(e2)) == -1)
 			log_warnx("dns: back to the old configuration: %s",
 			    e2);
+		if (d->tls != NULL)
+			tls_abort(d->tls);
 		d->conf = old;
 		return -1;
 	}
-	/* Checked above; only memory or resolv.conf can fail it now. */
-	if (d->tls != NULL && tls_reload(d->tls, &nc, err, errlen) == -1)
-		log_warnx("reload: the TLS gateway keeps its old files: %s",
-		    err);
+	if (d->tls != NULL)
+		tls_commit(d->tls, &nc);
 	if (nc.nflog_group != old.nflog_group) {
 		char ne[NFT_ERR_MAX];
 

@@ -129,6 +129,8 @@ struct tls_gw {
 	struct event		*pause;		/* after EMFILE */
 	struct upstream		*up;
 	struct creds		*cr;
+	struct creds		*next_cr;	/* a reload's, until commit */
+	struct upstream		*next_up;
 	mbedtls_entropy_context	 entropy;
 	mbedtls_ctr_drbg_context drbg;
 	struct session		*sessions;
@@ -1162,6 +1164,7 @@ tls_free(struct tls_gw *gw)
 		event_free(gw->lev);
 	if (gw->pause != NULL)
 		event_free(gw->pause);
+	tls_abort(gw);
 	if (gw->lfd != -1) {
 		close(gw->lfd);
 		(void)unlink(gw->conf.tls_socket);
@@ -1172,48 +1175,63 @@ tls_free(struct tls_gw *gw)
 	free(gw);
 }
 
-int
-tls_check(struct tls_gw *gw, const struct netd_config *c, char *err,
-    size_t errlen)
+static bool
+same_servers(const struct netd_config *a, const struct netd_config *b)
 {
-	struct creds *cr;
-
-	if ((cr = creds_load(gw, c, err, errlen)) == NULL)
-		return -1;
-	creds_unref(cr);
-	return 0;
+	return a->nupstream == b->nupstream && a->ndns_listen ==
+	    b->ndns_listen && memcmp(a->upstream, b->upstream,
+	    sizeof(a->upstream[0]) * a->nupstream) == 0 &&
+	    memcmp(a->dns_listen, b->dns_listen, sizeof(a->dns_listen[0]) *
+	    a->ndns_listen) == 0;
 }
 
 int
-tls_reload(struct tls_gw *gw, const struct netd_config *c, char *err,
+tls_prepare(struct tls_gw *gw, const struct netd_config *c, char *err,
     size_t errlen)
 {
-	struct creds *cr;
-	struct upstream *up;
-
-	if ((cr = creds_load(gw, c, err, errlen)) == NULL)
+	tls_abort(gw);
+	if ((gw->next_cr = creds_load(gw, c, err, errlen)) == NULL)
 		return -1;
-	if ((up = upstream_new(gw->base, c->upstream, c->nupstream,
-	    c->dns_listen, c->ndns_listen, UPSTREAM_TIMEOUT_MS, err,
-	    errlen)) == NULL) {
-		creds_unref(cr);
+	/* A new resolver only when its servers changed, as the proxy's. */
+	if (!same_servers(c, &gw->conf) && (gw->next_up = upstream_new(
+	    gw->base, c->upstream, c->nupstream, c->dns_listen,
+	    c->ndns_listen, UPSTREAM_TIMEOUT_MS, err, errlen)) == NULL) {
+		tls_abort(gw);
 		return -1;
-	}
-	/* Sessions still resolving get "resolve" from the old upstream. */
-	upstream_free(gw->up);
-	gw->up = up;
-	creds_unref(gw->cr);
-	gw->cr = cr;
-	if (strcmp(c->tls_socket, gw->conf.tls_socket) != 0)
-		log_warnx("reload: tls_socket changes take effect at restart");
-	{
-		char keep[sizeof(gw->conf.tls_socket)];
-
-		memcpy(keep, gw->conf.tls_socket, sizeof(keep));
-		gw->conf = *c;
-		memcpy(gw->conf.tls_socket, keep, sizeof(keep));
 	}
 	return 0;
+}
+
+void
+tls_abort(struct tls_gw *gw)
+{
+	creds_unref(gw->next_cr);
+	gw->next_cr = NULL;
+	upstream_free(gw->next_up);
+	gw->next_up = NULL;
+}
+
+void
+tls_commit(struct tls_gw *gw, const struct netd_config *c)
+{
+	char keep[sizeof(gw->conf.tls_socket)];
+
+	if (gw->next_cr == NULL)
+		return;
+	if (gw->next_up != NULL) {
+		/* Sessions still resolving get "resolve" from the old one. */
+		upstream_free(gw->up);
+		gw->up = gw->next_up;
+		gw->next_up = NULL;
+	}
+	creds_unref(gw->cr);
+	gw->cr = gw->next_cr;
+	gw->next_cr = NULL;
+	if (strcmp(c->tls_socket, gw->conf.tls_socket) != 0)
+		log_warnx("reload: tls_socket changes take effect at restart");
+	memcpy(keep, gw->conf.tls_socket, sizeof(keep));
+	gw->conf = *c;
+	memcpy(gw->conf.tls_socket, keep, sizeof(keep));
 }
 
 void

@@ -32,17 +32,17 @@ struct tls_gw	*tls_new(struct event_base *, const struct netd_config *,
 		    size_t errlen);
 void		 tls_free(struct tls_gw *);
 
-/* Whether the files of c load (a reload checks before it changes anything). */
-int		 tls_check(struct tls_gw *, const struct netd_config *,
-		    char *err, size_t errlen);
-
 /*
- * A new configuration: CA bundle, device credentials, limits, upstream.
- * Sessions open keep what they started with. tls_socket changes take
- * effect at restart. 0, or -1 with err filled and the old one kept.
+ * A reload in two steps. tls_prepare() loads the CA bundle and device
+ * files of c (and a resolver, if its servers changed) and keeps them aside:
+ * 0, or -1 with err filled and nothing changed. tls_commit() then switches
+ * new sessions to them (open sessions keep theirs; tls_socket changes take
+ * effect at restart) and cannot fail; tls_abort() drops them instead.
  */
-int		 tls_reload(struct tls_gw *, const struct netd_config *,
+int		 tls_prepare(struct tls_gw *, const struct netd_config *,
 		    char *err, size_t errlen);
+void		 tls_commit(struct tls_gw *, const struct netd_config *);
+void		 tls_abort(struct tls_gw *);
 
 /* The app of uid stopped: its sessions end now. */
 void		 tls_app_gone(struct tls_gw *, uid_t);
