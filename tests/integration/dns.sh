@@ -163,48 +163,6 @@ start_servers() {
 	read -r -t 10 -u "$fd" line && [ "$line" = READY ]
 }
 
-start_unbound() {
-	mkdir -p "$T/unbound" && : >"$ULOG" || return 1
-	cat >"$T/unbound/unbound.conf" <<CONF
-server:
-	interface: $UPSTREAM
-	port: 53
-	do-daemonize: no
-	username: ""
-	chroot: ""
-	directory: "$T/unbound"
-	pidfile: ""
-	use-syslog: no
-	logfile: "$ULOG"
-	log-queries: yes
-	verbosity: 1
-	num-threads: 1
-	access-control: 0.0.0.0/0 allow
-	access-control: ::/0 allow
-	module-config: "iterator"
-	# unbound answers "test." itself (RFC 6761) unless told not to
-	local-zone: "test." nodefault
-auth-zone:
-	name: "test."
-	zonefile: "$DATA/test.zone"
-	for-downstream: yes
-	for-upstream: yes
-remote-control:
-	control-enable: no
-CONF
-	ip netns exec "$INET" "$UNBOUND" -d -c "$T/unbound/unbound.conf" \
-	    >>"$T/unbound/stderr" 2>&1 &
-	UNBOUND_PID=$!
-	track $UNBOUND_PID
-	wait_for 100 0.05 upstream_answers && kill -0 "$UNBOUND_PID" 2>/dev/null
-}
-upstream_answers() {
-	kill -0 "$UNBOUND_PID" 2>/dev/null || return 0
-	res_root "$T/ready" -t 0.3 "q/udp/$UPSTREAM/ready.test/A" &&
-	    match "$(rof "$T/ready" "q/udp/$UPSTREAM/ready.test/A")" \
-	    "NOERROR A=198.51.100.72@300"
-}
-
 write_conf() {
 	cat >"$T/netd.conf" <<CONF
 control_socket = $SOCK
@@ -260,7 +218,7 @@ check "network namespaces $DEV and $INET, veth, addresses, resolv.conf" \
 check "TCP echo servers ready in $INET (port 8080, every zone address)" \
     start_servers || { diag <"$T/servers.err"; fatal "servers did not start"; }
 check "unbound answers on $UPSTREAM (ready.test A, polled, at most 5 s)" \
-    start_unbound || { diag <"$T/unbound/stderr"; diag <"$ULOG"; fatal "unbound did not start"; }
+    start_unbound "$DATA/test.zone" ready.test "NOERROR A=198.51.100.72@300" || { diag <"$T/unbound/stderr"; diag <"$ULOG"; fatal "unbound did not start"; }
 check "unbound's query log shows the query" ulog_has ready.test A ||
     diag <"$ULOG"
 check "ip netns exec $DEV sees nameserver $P in /etc/resolv.conf" \

@@ -193,3 +193,51 @@ jnum() {
 	v=$(jq -r "$2 // -1" "$1" 2>/dev/null)
 	case $v in '' | *[!0-9-]*) echo -1 ;; *) echo "$v" ;; esac
 }
+
+# --- the upstream: unbound serving a test zone ------------------------------
+
+# start_unbound ZONEFILE NAME ANSWER: unbound in $INET on $UPSTREAM, serving
+# ZONEFILE with a query log in $ULOG; ready once NAME/A answers ANSWER
+# (res_root/rof/match of the caller's script).
+start_unbound() {
+	UNBOUND_ZONE=$1 UNBOUND_READY=$2 UNBOUND_READY_ANSWER=$3
+	mkdir -p "$T/unbound" && : >"$ULOG" || return 1
+	cat >"$T/unbound/unbound.conf" <<CONF
+server:
+	interface: $UPSTREAM
+	port: 53
+	do-daemonize: no
+	username: ""
+	chroot: ""
+	directory: "$T/unbound"
+	pidfile: ""
+	use-syslog: no
+	logfile: "$ULOG"
+	log-queries: yes
+	verbosity: 1
+	num-threads: 1
+	access-control: 0.0.0.0/0 allow
+	access-control: ::/0 allow
+	module-config: "iterator"
+	# unbound answers "test." itself (RFC 6761) unless told not to
+	local-zone: "test." nodefault
+auth-zone:
+	name: "test."
+	zonefile: "$UNBOUND_ZONE"
+	for-downstream: yes
+	for-upstream: yes
+remote-control:
+	control-enable: no
+CONF
+	ip netns exec "$INET" "$UNBOUND" -d -c "$T/unbound/unbound.conf" \
+	    >>"$T/unbound/stderr" 2>&1 &
+	UNBOUND_PID=$!
+	track $UNBOUND_PID
+	wait_for 100 0.05 upstream_answers && kill -0 "$UNBOUND_PID" 2>/dev/null
+}
+upstream_answers() {
+	kill -0 "$UNBOUND_PID" 2>/dev/null || return 0
+	res_root "$T/ready" -t 0.3 "q/udp/$UPSTREAM/$UNBOUND_READY/A" &&
+	    match "$(rof "$T/ready" "q/udp/$UPSTREAM/$UNBOUND_READY/A")" \
+	    "$UNBOUND_READY_ANSWER"
+}

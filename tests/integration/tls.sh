@@ -162,46 +162,6 @@ setup_net() {
 	ip -n "$INET" addr add 2001:db8:2::10/128 dev lo nodad
 }
 
-start_unbound() {
-	mkdir -p "$T/unbound" && : >"$ULOG" || return 1
-	cat >"$T/unbound/unbound.conf" <<CONF
-server:
-	interface: $UPSTREAM
-	port: 53
-	do-daemonize: no
-	username: ""
-	chroot: ""
-	directory: "$T/unbound"
-	pidfile: ""
-	use-syslog: no
-	logfile: "$ULOG"
-	log-queries: yes
-	verbosity: 1
-	num-threads: 1
-	access-control: 0.0.0.0/0 allow
-	module-config: "iterator"
-	local-zone: "test." nodefault
-auth-zone:
-	name: "test."
-	zonefile: "$DATA/tls.zone"
-	for-downstream: yes
-	for-upstream: yes
-remote-control:
-	control-enable: no
-CONF
-	ip netns exec "$INET" "$UNBOUND" -d -c "$T/unbound/unbound.conf" \
-	    >>"$T/unbound/stderr" 2>&1 &
-	UNBOUND_PID=$!
-	track $UNBOUND_PID
-	wait_for 100 0.05 upstream_answers && kill -0 "$UNBOUND_PID" 2>/dev/null
-}
-upstream_answers() {
-	kill -0 "$UNBOUND_PID" 2>/dev/null || return 0
-	res_root "$T/ready" -t 0.3 "q/udp/$UPSTREAM/good.test/A" &&
-	    match "$(rof "$T/ready" "q/udp/$UPSTREAM/good.test/A")" \
-	    "NOERROR A=198.51.100.10@300"
-}
-
 start_peers() {
 	local fd line
 	mkdir -p "$T/www" && echo "tls-example token $$" >"$T/www/hello.txt" ||
@@ -295,7 +255,7 @@ check "test PKI: 3 roots, an intermediate, 9 leaf certificates (openssl ca)" \
 check "network namespaces $DEV and $INET, veth, addresses" setup_net ||
     fatal "cannot build the topology"
 check "unbound answers on $UPSTREAM (good.test A, polled, at most 5 s)" \
-    start_unbound || { diag <"$T/unbound/stderr"; fatal "unbound did not start"; }
+    start_unbound "$DATA/tls.zone" good.test "NOERROR A=198.51.100.10@300" || { diag <"$T/unbound/stderr"; fatal "unbound did not start"; }
 check "counters in $INET (SYNs to 198.51.100.10:443, packets to 198.51.100.15)" \
     counters_setup || fatal "no nft counters"
 check "TLS peers listen in $INET (9 s_server; server.py: cut, echo, sink)" \
