@@ -61,9 +61,9 @@ QPS=10000			# the latency runs' fixed rate
 CLIENTS=4			# dnsperf -c: source ports
 OUTST=100			# dnsperf -q: queries in flight
 PY=/usr/bin/python3		# not "python3": a pyenv shim other uids can't run
-NS_LIST=""
-PIDS=""
-TMP=""
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+KEEP_TMP=${BENCH_DNS_KEEP-}
 
 # Wait for a process this script started (and forget it).
 stop_wait() {
@@ -81,22 +81,6 @@ stop() {
 	stop_wait "$1"
 }
 
-cleanup() {
-	set +e
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $PIDS; do
-		wait "$p" 2>/dev/null
-	done
-	for n in $NS_LIST; do
-		ip netns del "$n" 2>/dev/null
-	done
-	[ -n "$TMP" ] && [ -z "${BENCH_DNS_KEEP-}" ] && rm -rf -- "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
 die() {
 	echo "bench_dns.sh: $*" >&2
 	exit 1
@@ -104,12 +88,6 @@ die() {
 
 say() {
 	echo "bench_dns.sh: $(($(date +%s) - T0)) s: $*" >&2
-}
-
-ns_add() {
-	ip netns add "$1"
-	NS_LIST="$NS_LIST $1"
-	ip -n "$1" link set lo up
 }
 
 # Run a command in the background and wait for it, so that a signal

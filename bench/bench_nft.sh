@@ -19,42 +19,12 @@ B=${1:-build}
 P=nbn$$				# namespace prefix
 NCLIENTS=5			# bench_nft.c: NCLIENTS
 NAPPS=16			# memory: apps registered
-NS_LIST=""
-PIDS=""
-TMP=""
-
-# Stop the background processes this script started (its own children,
-# not yet reaped), by pid.
-stop_all() {
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $PIDS; do
-		wait "$p" 2>/dev/null || true
-	done
-	PIDS=""
-}
-
-cleanup() {
-	set +e
-	stop_all
-	for n in $NS_LIST; do
-		ip netns del "$n" 2>/dev/null
-	done
-	[ -n "$TMP" ] && rm -rf -- "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 die() {
 	echo "bench_nft.sh: $*" >&2
 	exit 1
-}
-
-ns_add() {
-	ip netns add "$1"
-	NS_LIST="$NS_LIST $1"
-	ip -n "$1" link set lo up
 }
 
 [ "$(id -u)" = 0 ] || die "must run as root"

@@ -33,32 +33,9 @@ HSPORT=4433
 BULKPORT=4444
 APPUID=20001
 HERE=$(cd "$(dirname "$0")" && pwd)
-NS_LIST=""
-PIDS=""
-TMP=""
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 NETD=""
-
-# Stop the background processes this script started, by pid.
-stop_all() {
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $PIDS; do
-		wait "$p" 2>/dev/null || true
-	done
-	PIDS=""
-}
-
-cleanup() {
-	set +e
-	stop_all
-	for n in $NS_LIST; do
-		ip netns del "$n" 2>/dev/null
-	done
-	[ -n "$TMP" ] && rm -rf -- "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
 
 die() {
 	echo "bench_tls.sh: $*" >&2
@@ -73,12 +50,6 @@ die() {
 		tail -n 10 "$TMP/peer.log" >&2
 	fi
 	exit 1
-}
-
-ns_add() {
-	ip netns add "$1"
-	NS_LIST="$NS_LIST $1"
-	ip -n "$1" link set lo up
 }
 
 # Wait up to 10 s for a condition (a shell command).
