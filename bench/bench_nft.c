@@ -338,7 +338,8 @@ load_manifest(const char *name, unsigned id, char *const *entries, size_t n)
 static struct nft *
 open_nft(void)
 {
-	struct nft_layout lay = { UID_MIN_APP, UID_MAX_APP, NFLOG_GROUP };
+	struct nft_layout lay = { .uid_min = UID_MIN_APP,
+	    .uid_max = UID_MAX_APP, .nflog_group = NFLOG_GROUP };
 	char err[NFT_ERR_MAX];
 	struct nft *n;
 

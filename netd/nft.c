@@ -8,16 +8,27 @@
  *   set static4 uid . ipv4_addr          interval   manifest IP and CIDR
  *   set static6 uid . ipv6_addr          interval
  *   set serve   uid . inet_proto . inet_service     server ports
+ *   set flow4   uid . ipv4_addr . sport . dport  dynamic   live UDP flows
+ *   set flow6   uid . ipv6_addr . sport . dport  dynamic
+ *   set uports  inet_service                    the apps' UDP server ports
+ *   set upeer4  ipv4_addr . sport . dport        dynamic   their senders
+ *   set upeer6  ipv6_addr . sport . dport        dynamic
  *   chain output (hook output, priority filter, policy accept)
- *     meta skuid != MIN-MAX accept                  not an app
- *     ct direction reply ct state established
- *         skuid . l4proto . th sport @serve accept
- *     ct direction reply ct state established log, drop   unlisted port
- *     ct state established,related accept           expiry never cuts
- *     meta skuid != @apps log; reject (as below)   unregistered app uid
+ *     DNS proxy addresses: meta mark set meta skuid accept
+ *     meta skuid MIN-MAX jump app                   apps only
+ *   chain app
+ *     meta skuid != @apps jump unreg                log; reject
+ *     tcp flags ! syn accept                        a connection's later
+ *                                                   segments: expiry never cuts
+ *     tcp syn-ack: skuid . tcp . sport @serve accept, else log, drop
+ *     udp jump udp   (@allow: update @flow; @flow: refresh;
+ *                     server port to a sender in @upeer)
  *     skuid . daddr @allow4/@allow6/@static4/@static6 accept
  *     log group N; reject (tcp reset, else icmpx admin-prohibited)
+ *   chain input (hook input): udp dport @uports: update @upeer4/6
  *
+ * No conntrack: nothing here switches it on, so a device that does not
+ * use it otherwise does not pay for it on every packet.
  * Per-packet cost is a fixed number of set lookups, whatever the number of
  * apps. Interval sets with concatenations take the uid in network order
  * (the rule converts it), hash sets in host order.
@@ -28,7 +39,6 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
-#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -67,6 +77,7 @@
 #define NFT_BYTEORDER_HOST	1	/* nft: enum byteorder */
 #define DT_CONCAT2(a, b)	(((a) << DT_BITS) | (b))
 #define DT_CONCAT3(a, b, c)	((((a) << DT_BITS | (b)) << DT_BITS) | (c))
+#define DT_CONCAT4(a, b, c, d)	((DT_CONCAT3(a, b, c) << DT_BITS) | (d))
 
 /*
  * Deletes an element that may be gone already (expired) without failing
@@ -79,17 +90,33 @@
 #define ACK_ROOM	1024		/* receive buffer per acked message */
 #define DEL_ROUNDS	3
 
-/* enum ip_conntrack_dir: not in the uapi headers Debian ships. */
-#define CT_DIR_REPLY	1
-
 #define SET_APPS	"apps"
 #define SET_ALLOW4	"allow4"
 #define SET_ALLOW6	"allow6"
 #define SET_STATIC4	"static4"
 #define SET_STATIC6	"static6"
 #define SET_SERVE	"serve"
+#define SET_FLOW4	"flow4"
+#define SET_FLOW6	"flow6"
+#define SET_UPORTS	"uports"
+#define SET_UPEER4	"upeer4"
+#define SET_UPEER6	"upeer6"
 #define CHAIN_OUTPUT	"output"
+#define CHAIN_INPUT	"input"
 #define CHAIN_APP	"app"
+#define CHAIN_UNREG	"unreg"
+#define CHAIN_UDP	"udp"
+#define CHAIN_LEARN	"learn"
+#define CHAIN_DNS	"dns"
+
+/*
+ * UDP flows (flow4/6) and the senders to server ports (upeer4/6) live this
+ * long after their last datagram (conntrack's UDP stream timeout), and
+ * each set holds at most FLOW_MAX: past that a new flow is not recorded
+ * and lives as long as its grant.
+ */
+#define FLOW_TIMEOUT_MS	120000
+#define FLOW_MAX	65536
 
 #define BATCH_PAGE	(256 * 1024)
 #define BATCH_OVERRUN	(128 * 1024)
@@ -99,6 +126,7 @@
 
 enum set_id {
 	ID_APPS = 1, ID_ALLOW4, ID_ALLOW6, ID_STATIC4, ID_STATIC6, ID_SERVE,
+	ID_FLOW4, ID_FLOW6, ID_UPORTS, ID_UPEER4, ID_UPEER6,
 };
 
 struct nft {
@@ -124,6 +152,10 @@ struct nft {
 	size_t			 ledcap;
 	bool			 ledger_lost;
 
+	/* The apps' UDP server ports; set uports holds their union. */
+	struct userve		*sv;
+	size_t			 nsv;
+
 	/* The batch being built. */
 	struct nftnl_batch	*batch;
 	uint32_t		 seq_first;	/* first message with an ack */
@@ -131,6 +163,11 @@ struct nft {
 	size_t			 ndesc;
 	size_t			 desc_cap;
 	int			 oom;
+};
+
+struct userve {
+	uid_t		 uid;
+	uint16_t	 port;		/* host order */
 };
 
 struct ledger_entry {
@@ -223,6 +260,7 @@ nft_close(struct nft *n)
 	if (n == NULL)
 		return;
 	ledger_reset(n);
+	free(n->sv);
 	if (n->nl != NULL)
 		mnl_socket_close(n->nl);
 	free(n);
@@ -503,7 +541,7 @@ add_table(struct nft *n, uint16_t type, uint16_t flags)
 
 static void
 add_set(struct nft *n, const char *name, uint32_t id, uint32_t flags,
-    uint32_t keytype, uint32_t keylen, const uint8_t *fields)
+    uint32_t keytype, uint32_t keylen, const uint8_t *fields, uint32_t size)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
@@ -519,6 +557,8 @@ add_set(struct nft *n, const char *name, uint32_t id, uint32_t flags,
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, keytype);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
+	if (size != 0)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
 	if (fields != NULL)
 		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields,
 		    (uint32_t)strlen((const char *)fields));
@@ -586,18 +626,6 @@ e_meta(uint32_t key, uint32_t dreg)
 	if (e != NULL) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-	}
-	return e;
-}
-
-static struct nftnl_expr *
-e_ct(uint32_t key, uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	if (e != NULL) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
 	}
 	return e;
 }
@@ -763,25 +791,6 @@ rule_allow(struct nft *n, int family, const char *set, uint32_t id,
 	rule_commit(n, r, oom, what);
 }
 
-/* ct state & mask != 0 */
-static void
-e_ct_state(struct nftnl_rule *r, uint32_t mask, int *oom)
-{
-	static const uint32_t zero = 0;
-	struct nftnl_expr *e;
-
-	e_add(r, e_ct(NFT_CT_STATE, NFT_REG_1), oom);
-	if ((e = nftnl_expr_alloc("bitwise")) != NULL) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
-	}
-	e_add(r, e, oom);
-	e_add(r, e_cmp(NFT_CMP_NEQ, NFT_REG_1, &zero, 4), oom);
-}
-
 /*
  * output, before the jump: ip daddr A PROTO dport P meta mark set meta
  * skuid accept. The DNS proxy reads the mark as the sender's uid; apps
@@ -791,7 +800,7 @@ e_ct_state(struct nftnl_rule *r, uint32_t mask, int *oom)
 static void
 rule_dns(struct nft *n, const struct nft_listen *l, uint8_t proto)
 {
-	struct nftnl_rule *r = rule_new_in(CHAIN_OUTPUT);
+	struct nftnl_rule *r = rule_new_in(CHAIN_DNS);
 	uint8_t nfp = l->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	uint16_t port = htons(l->port);
 	struct nftnl_expr *e;
@@ -833,24 +842,214 @@ rule_dns(struct nft *n, const struct nft_listen *l, uint8_t proto)
 	rule_commit(n, r, oom, what);
 }
 
+/* A verdict that jumps to chain. */
+static struct nftnl_expr *
+e_jump(const char *chain)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT,
+		    (uint32_t)NFT_JUMP);
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	}
+	return e;
+}
+
+/* update @set { reg ... timeout ms }: adds the key, or refreshes it. */
+static struct nftnl_expr *
+e_update(const char *set, uint32_t id, uint32_t sreg, uint64_t timeout_ms)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP,
+		    NFT_DYNSET_OP_UPDATE);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, timeout_ms);
+		nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, id);
+	}
+	return e;
+}
+
+/* meta KEY == v (one octet: l4proto, nfproto). */
+static void
+e_meta_is(struct nftnl_rule *r, uint32_t key, uint8_t v, int *oom)
+{
+	e_add(r, e_meta(key, NFT_REG_1), oom);
+	e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &v, 1), oom);
+}
+
+/* tcp flags & mask == want (after meta l4proto tcp). */
+static void
+e_tcp_flags(struct nftnl_rule *r, uint8_t mask, uint8_t want, int *oom)
+{
+	static const uint8_t zero = 0;
+	struct nftnl_expr *e;
+
+	e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, NFT_REG_1),
+	    oom);
+	if ((e = nftnl_expr_alloc("bitwise")) != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 1);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 1);
+	}
+	e_add(r, e, oom);
+	e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &want, 1), oom);
+}
+
+/*
+ * Registers from NFT_REG32_00 on: [skuid] . address . a . b, where the
+ * address is the packet's daddr (or saddr) of family, and a, b are the
+ * transport header's two ports in that order (0: sport, 2: dport). Returns
+ * the key length.
+ */
+static uint32_t
+e_key(struct nftnl_rule *r, bool uid, int family, bool src, int a, int b,
+    int *oom)
+{
+	uint32_t reg = NFT_REG32_00, alen = family == AF_INET ? 4 : 16;
+	uint32_t off = family == AF_INET ? (src ? 12 : 16) : (src ? 8 : 24);
+
+	if (uid)
+		e_add(r, e_meta(NFT_META_SKUID, reg++), oom);
+	e_add(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, off, alen, reg), oom);
+	reg += alen / 4;
+	e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, (uint32_t)a, 2,
+	    reg++), oom);
+	e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, (uint32_t)b, 2,
+	    reg++), oom);
+	return (reg - NFT_REG32_00) * 4;
+}
+
+/*
+ * chain udp, for one family. A datagram to an address the app may reach
+ * records its flow (skuid . daddr . sport . dport) in flow4/flow6 for
+ * FLOW_TIMEOUT_MS, refreshed by every datagram: the flow outlives the
+ * grant that opened it, as a TCP connection does, with no conntrack.
+ */
+static void
+rules_udp(struct nft *n, int family)
+{
+	bool v4 = family == AF_INET;
+	uint8_t nfp = v4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	const char *allow = v4 ? SET_ALLOW4 : SET_ALLOW6;
+	const char *flow = v4 ? SET_FLOW4 : SET_FLOW6;
+	const char *peer = v4 ? SET_UPEER4 : SET_UPEER6;
+	uint32_t aid = v4 ? ID_ALLOW4 : ID_ALLOW6;
+	uint32_t fid = v4 ? ID_FLOW4 : ID_FLOW6;
+	uint32_t pid = v4 ? ID_UPEER4 : ID_UPEER6;
+	struct nftnl_rule *r;
+	char what[96];
+	int oom = 0;
+
+	/* Granted now: accept, and remember the flow. */
+	if ((r = rule_new_in(CHAIN_UDP)) != NULL) {
+		e_meta_is(r, NFT_META_NFPROTO, nfp, &oom);
+		e_key(r, true, family, false, 0, 2, &oom);
+		e_add(r, e_lookup(allow, aid, NFT_REG_1, false), &oom);
+		e_add(r, e_update(flow, fid, NFT_REG_1, FLOW_TIMEOUT_MS), &oom);
+		e_add(r, e_verdict(NF_ACCEPT), &oom);
+	}
+	snprintf(what, sizeof(what), "@%s update @%s accept", allow, flow);
+	rule_commit(n, r, oom, what);
+
+	/* A flow seen while it was granted: accept, and refresh it. */
+	oom = 0;
+	if ((r = rule_new_in(CHAIN_UDP)) != NULL) {
+		e_meta_is(r, NFT_META_NFPROTO, nfp, &oom);
+		e_key(r, true, family, false, 0, 2, &oom);
+		e_add(r, e_lookup(flow, fid, NFT_REG_1, false), &oom);
+		e_add(r, e_update(flow, fid, NFT_REG_1, FLOW_TIMEOUT_MS), &oom);
+		e_add(r, e_verdict(NF_ACCEPT), &oom);
+	}
+	snprintf(what, sizeof(what), "@%s update accept", flow);
+	rule_commit(n, r, oom, what);
+
+	/*
+	 * A reply from one of the app's server ports, to a peer that sent a
+	 * datagram to that port (the input chain records it in upeer).
+	 */
+	oom = 0;
+	if ((r = rule_new_in(CHAIN_UDP)) != NULL) {
+		e_meta_is(r, NFT_META_NFPROTO, nfp, &oom);
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG32_00), &oom);
+		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG32_01), &oom);
+		e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
+		    NFT_REG32_02), &oom);
+		e_add(r, e_lookup(SET_SERVE, ID_SERVE, NFT_REG_1, false), &oom);
+		e_key(r, false, family, false, 2, 0, &oom);
+		e_add(r, e_lookup(peer, pid, NFT_REG_1, false), &oom);
+		e_add(r, e_verdict(NF_ACCEPT), &oom);
+	}
+	snprintf(what, sizeof(what), "udp sport @serve, daddr . dport . "
+	    "sport @%s accept", peer);
+	rule_commit(n, r, oom, what);
+}
+
+/*
+ * chain learn (input, UDP to a port some app serves): the sender and the
+ * port, for the app's replies (rules_udp).
+ */
+static void
+rule_learn(struct nft *n, int family)
+{
+	bool v4 = family == AF_INET;
+	uint8_t nfp = v4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	struct nftnl_rule *r;
+	int oom = 0;
+
+	if ((r = rule_new_in(CHAIN_LEARN)) != NULL) {
+		e_meta_is(r, NFT_META_NFPROTO, nfp, &oom);
+		e_key(r, false, family, true, 0, 2, &oom);
+		e_add(r, e_update(v4 ? SET_UPEER4 : SET_UPEER6,
+		    v4 ? ID_UPEER4 : ID_UPEER6, NFT_REG_1, FLOW_TIMEOUT_MS),
+		    &oom);
+	}
+	rule_commit(n, r, oom, v4 ? "update @upeer4" : "update @upeer6");
+}
+
 static void
 build_rules(struct nft *n)
 {
 	uint32_t lo = htonl(n->lay.uid_min), hi = htonl(n->lay.uid_max);
-	uint32_t dir = CT_DIR_REPLY, tcp = IPPROTO_TCP;
-	uint32_t est = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
-	    NF_CT_STATE_BIT(IP_CT_RELATED);
+	const uint8_t syn = 0x02, synack = 0x12;
 	uint16_t g = n->lay.nflog_group;
 	struct nftnl_expr *e;
 	struct nftnl_rule *r;
 	size_t i;
 	int oom = 0;
 
-	/* First, queries to the DNS proxy, marked and let through. */
+	/*
+	 * First, queries to the DNS proxy, marked and let through (chain
+	 * dns). One compare of the destination port keeps every other packet
+	 * out of it: th dport P jump dns, once per port.
+	 */
 	for (i = 0; i < n->lay.ndns; i++) {
+		uint16_t port = htons(n->lay.dns[i].port);
+		size_t j;
+
 		rule_dns(n, &n->lay.dns[i], IPPROTO_UDP);
 		rule_dns(n, &n->lay.dns[i], IPPROTO_TCP);
+		for (j = 0; j < i; j++)
+			if (n->lay.dns[j].port == n->lay.dns[i].port)
+				break;
+		if (j < i)
+			continue;
+		oom = 0;
+		if ((r = rule_new_in(CHAIN_OUTPUT)) != NULL) {
+			e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+			    NFT_REG_1), &oom);
+			e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &port, 2), &oom);
+			e_add(r, e_jump(CHAIN_DNS), &oom);
+		}
+		rule_commit(n, r, oom, "th dport jump dns");
 	}
+	oom = 0;
 
 	/*
 	 * output: meta skuid MIN-MAX jump app. A packet with no socket (a
@@ -868,82 +1067,93 @@ build_rules(struct nft *n)
 			nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &hi, 4);
 		}
 		e_add(r, e, &oom);
-		if ((e = nftnl_expr_alloc("immediate")) != NULL) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG,
-			    NFT_REG_VERDICT);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT,
-			    (uint32_t)NFT_JUMP);
-			nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, CHAIN_APP);
-		}
-		e_add(r, e, &oom);
+		e_add(r, e_jump(CHAIN_APP), &oom);
 	}
 	rule_commit(n, r, oom, "meta skuid app range jump app");
 
 	/*
-	 * An app uid with no policy reaches nothing, not even over a
-	 * connection it opened before it was stopped: logged, then refused
-	 * (a TCP reset: ICMPv6 errors are rate-limited, and a rate-limited
-	 * reject leaves a connect waiting for its timeout).
+	 * TCP: the policy decides a connection's first packet. A segment
+	 * without SYN belongs to a connection whose SYN (or SYN-ACK) passed,
+	 * so it passes: a grant's expiry never cuts a live connection, and
+	 * no conntrack is needed (an app cannot send a segment of its own
+	 * making without CAP_NET_RAW). Only while the app is registered:
+	 * the same lookup as the next rule's, in one rule for the packets
+	 * most traffic is made of.
 	 */
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
+		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_TCP, &oom);
+		e_tcp_flags(r, syn, 0, &oom);
 		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
-		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
-		e_add(r, e_log(g, "netd unregistered "), &oom);
+		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, false), &oom);
+		e_add(r, e_verdict(NF_ACCEPT), &oom);
 	}
-	rule_commit(n, r, oom, "meta skuid != @apps log");
-	oom = 0;
-	if ((r = rule_new()) != NULL) {
-		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
-		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
-		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG_1), &oom);
-		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &tcp, 1), &oom);
-		e_add(r, e_reject(NFT_REJECT_TCP_RST, 0), &oom);
-	}
-	rule_commit(n, r, oom, "meta skuid != @apps tcp reset");
-	oom = 0;
-	if ((r = rule_new()) != NULL) {
-		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
-		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
-		e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
-		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED), &oom);
-	}
-	rule_commit(n, r, oom, "meta skuid != @apps reject");
+	rule_commit(n, r, oom, "tcp flags ! syn meta skuid @apps accept");
 
 	/*
-	 * Replies of connections an app accepted: only its server ports.
-	 * Only "established": "related" packets (ICMP errors) must pass.
+	 * An app uid with no policy reaches nothing, not even over a
+	 * connection it opened before it was stopped: chain unreg logs it,
+	 * then refuses it (a TCP reset: ICMPv6 errors are rate-limited, and
+	 * a rate-limited reject leaves a connect waiting for its timeout).
 	 */
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
-		e_add(r, e_ct(NFT_CT_DIRECTION, NFT_REG_1), &oom);
-		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &dir, 1), &oom);
-		e_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED), &oom);
 		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
+		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
+		e_add(r, e_jump(CHAIN_UNREG), &oom);
+	}
+	rule_commit(n, r, oom, "meta skuid != @apps jump unreg");
+	oom = 0;
+	if ((r = rule_new_in(CHAIN_UNREG)) != NULL)
+		e_add(r, e_log(g, "netd unregistered "), &oom);
+	rule_commit(n, r, oom, "unreg: log");
+	oom = 0;
+	if ((r = rule_new_in(CHAIN_UNREG)) != NULL) {
+		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_TCP, &oom);
+		e_add(r, e_reject(NFT_REJECT_TCP_RST, 0), &oom);
+	}
+	rule_commit(n, r, oom, "unreg: tcp reject with tcp reset");
+	oom = 0;
+	if ((r = rule_new_in(CHAIN_UNREG)) != NULL)
+		e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
+		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED), &oom);
+	rule_commit(n, r, oom, "unreg: reject");
+
+	/*
+	 * A SYN-ACK answers a connection to one of the app's ports: only its
+	 * server ports may answer.
+	 */
+	oom = 0;
+	if ((r = rule_new()) != NULL) {
+		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_TCP, &oom);
+		e_tcp_flags(r, synack, synack, &oom);
+		e_add(r, e_meta(NFT_META_SKUID, NFT_REG32_00), &oom);
 		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG32_01), &oom);
 		e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
 		    NFT_REG32_02), &oom);
 		e_add(r, e_lookup(SET_SERVE, ID_SERVE, NFT_REG_1, false), &oom);
 		e_add(r, e_verdict(NF_ACCEPT), &oom);
 	}
-	rule_commit(n, r, oom, "ct direction reply ... @serve accept");
+	rule_commit(n, r, oom, "tcp syn-ack skuid . l4proto . sport @serve "
+	    "accept");
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
-		e_add(r, e_ct(NFT_CT_DIRECTION, NFT_REG_1), &oom);
-		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &dir, 1), &oom);
-		e_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED), &oom);
+		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_TCP, &oom);
+		e_tcp_flags(r, synack, synack, &oom);
 		e_add(r, e_log(g, "netd serve "), &oom);
 		e_add(r, e_verdict(NF_DROP), &oom);
 	}
-	rule_commit(n, r, oom, "ct direction reply log drop");
+	rule_commit(n, r, oom, "tcp syn-ack log drop");
 
-	/* Live connections survive the expiry of the grant that opened them. */
+	/* UDP: flows and server replies (chain udp), then the sets. */
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
-		e_ct_state(r, est, &oom);
-		e_add(r, e_verdict(NF_ACCEPT), &oom);
+		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_UDP, &oom);
+		e_add(r, e_jump(CHAIN_UDP), &oom);
 	}
-	rule_commit(n, r, oom, "ct state established,related accept");
+	rule_commit(n, r, oom, "meta l4proto udp jump udp");
+	rules_udp(n, AF_INET);
+	rules_udp(n, AF_INET6);
 
 	rule_allow(n, AF_INET, SET_ALLOW4, ID_ALLOW4, false);
 	rule_allow(n, AF_INET6, SET_ALLOW6, ID_ALLOW6, false);
@@ -957,8 +1167,7 @@ build_rules(struct nft *n)
 	rule_commit(n, r, oom, "log group");
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
-		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG_1), &oom);
-		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &tcp, 1), &oom);
+		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_TCP, &oom);
 		e_add(r, e_reject(NFT_REJECT_TCP_RST, 0), &oom);
 	}
 	rule_commit(n, r, oom, "meta l4proto tcp reject with tcp reset");
@@ -967,27 +1176,60 @@ build_rules(struct nft *n)
 		e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
 		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED), &oom);
 	rule_commit(n, r, oom, "reject with icmpx admin-prohibited");
+
+	/* input: UDP to a port an app serves records its sender. */
+	oom = 0;
+	if ((r = rule_new_in(CHAIN_INPUT)) != NULL) {
+		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_UDP, &oom);
+		e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+		    NFT_REG_1), &oom);
+		e_add(r, e_lookup(SET_UPORTS, ID_UPORTS, NFT_REG_1, false),
+		    &oom);
+		e_add(r, e_jump(CHAIN_LEARN), &oom);
+	}
+	rule_commit(n, r, oom, "udp dport @uports jump learn");
+	rule_learn(n, AF_INET);
+	rule_learn(n, AF_INET6);
 }
 
 static void
 build_table(struct nft *n)
 {
 	static const uint8_t f4[] = { 4, 4, 0 }, f6[] = { 4, 16, 0 };
+	const uint32_t dyn = NFT_SET_TIMEOUT | NFT_SET_EVAL;
 
-	add_set(n, SET_APPS, ID_APPS, 0, DT_UID, 4, NULL);
+	add_set(n, SET_APPS, ID_APPS, 0, DT_UID, 4, NULL, 0);
 	add_set(n, SET_ALLOW4, ID_ALLOW4, NFT_SET_TIMEOUT,
-	    DT_CONCAT2(DT_UID, DT_IPADDR), sizeof(struct key4), NULL);
+	    DT_CONCAT2(DT_UID, DT_IPADDR), sizeof(struct key4), NULL, 0);
 	add_set(n, SET_ALLOW6, ID_ALLOW6, NFT_SET_TIMEOUT,
-	    DT_CONCAT2(DT_UID, DT_IP6ADDR), sizeof(struct key6), NULL);
+	    DT_CONCAT2(DT_UID, DT_IP6ADDR), sizeof(struct key6), NULL, 0);
 	add_set(n, SET_STATIC4, ID_STATIC4, NFT_SET_INTERVAL | NFT_SET_CONCAT,
-	    DT_CONCAT2(DT_UID, DT_IPADDR), sizeof(struct key4), f4);
+	    DT_CONCAT2(DT_UID, DT_IPADDR), sizeof(struct key4), f4, 0);
 	add_set(n, SET_STATIC6, ID_STATIC6, NFT_SET_INTERVAL | NFT_SET_CONCAT,
-	    DT_CONCAT2(DT_UID, DT_IP6ADDR), sizeof(struct key6), f6);
+	    DT_CONCAT2(DT_UID, DT_IP6ADDR), sizeof(struct key6), f6, 0);
 	add_set(n, SET_SERVE, ID_SERVE, 0,
 	    DT_CONCAT3(DT_UID, DT_INET_PROTO, DT_INET_SERVICE),
-	    sizeof(struct key_serve), NULL);
+	    sizeof(struct key_serve), NULL, 0);
+	add_set(n, SET_FLOW4, ID_FLOW4, dyn,
+	    DT_CONCAT4(DT_UID, DT_IPADDR, DT_INET_SERVICE, DT_INET_SERVICE),
+	    16, NULL, FLOW_MAX);
+	add_set(n, SET_FLOW6, ID_FLOW6, dyn,
+	    DT_CONCAT4(DT_UID, DT_IP6ADDR, DT_INET_SERVICE, DT_INET_SERVICE),
+	    28, NULL, FLOW_MAX);
+	add_set(n, SET_UPORTS, ID_UPORTS, 0, DT_INET_SERVICE, 2, NULL, 0);
+	add_set(n, SET_UPEER4, ID_UPEER4, dyn,
+	    DT_CONCAT3(DT_IPADDR, DT_INET_SERVICE, DT_INET_SERVICE), 12,
+	    NULL, FLOW_MAX);
+	add_set(n, SET_UPEER6, ID_UPEER6, dyn,
+	    DT_CONCAT3(DT_IP6ADDR, DT_INET_SERVICE, DT_INET_SERVICE), 24,
+	    NULL, FLOW_MAX);
 	add_chain(n, CHAIN_OUTPUT, NF_INET_LOCAL_OUT);
+	add_chain(n, CHAIN_INPUT, NF_INET_LOCAL_IN);
 	add_chain(n, CHAIN_APP, -1);
+	add_chain(n, CHAIN_UNREG, -1);
+	add_chain(n, CHAIN_UDP, -1);
+	add_chain(n, CHAIN_LEARN, -1);
+	add_chain(n, CHAIN_DNS, -1);
 	build_rules(n);
 }
 
@@ -1129,6 +1371,85 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
 	}
 }
 
+
+/*
+ * UDP server ports. The input chain learns the senders to any port in
+ * uports, the union of the apps' ports: sv_next() is the (uid, port) list
+ * with uid's ports replaced by those of p (NULL: none), sv_elems() adds
+ * to the batch the uports elements that change from one list to the
+ * other, sv_commit() keeps the new list once the kernel took the batch.
+ */
+static struct userve *
+sv_next(const struct userve *sv, size_t nsv, uid_t uid,
+    const struct policy *p, size_t *np)
+{
+	size_t k = p != NULL ? policy_port_count(p, IPPROTO_UDP) : 0, i, m = 0;
+	struct userve *v;
+
+	if ((v = calloc(nsv + k + 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (i = 0; i < nsv; i++)
+		if (sv[i].uid != uid)
+			v[m++] = sv[i];
+	for (i = 0; i < k; i++) {
+		v[m].uid = uid;
+		v[m++].port = policy_port_get(p, IPPROTO_UDP, i);
+	}
+	*np = m;
+	return v;
+}
+
+static bool
+sv_has(const struct userve *v, size_t nv, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < nv; i++)
+		if (v[i].port == port)
+			return true;
+	return false;
+}
+
+static void
+sv_elems(struct nft *n, const struct userve *from, size_t nfrom,
+    const struct userve *to, size_t nto, uint16_t del)
+{
+	const struct userve *a[2] = { to, from }, *b[2] = { from, to };
+	size_t na[2] = { nto, nfrom }, nb[2] = { nfrom, nto }, i;
+	uint16_t type[2] = { NFT_MSG_NEWSETELEM, del };
+	char what[64];
+	int k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < na[k]; i++) {
+			uint16_t port = htons(a[k][i].port);
+			struct nftnl_set *s;
+
+			/* Once per port, and only if the other list lacks it. */
+			if (sv_has(a[k], i, a[k][i].port) ||
+			    sv_has(b[k], nb[k], a[k][i].port))
+				continue;
+			if ((s = elem_set(SET_UPORTS)) == NULL ||
+			    elem_new(s, &port, 2) == NULL) {
+				n->oom = 1;
+				nftnl_set_free(s);
+				continue;
+			}
+			snprintf(what, sizeof(what), "udp server port %u",
+			    (unsigned)a[k][i].port);
+			elem_msg(n, s, type[k], k == 0 ? NLM_F_CREATE : 0, 1,
+			    what);
+			nftnl_set_free(s);
+		}
+}
+
+static void
+sv_commit(struct nft *n, struct userve *v, size_t nv)
+{
+	free(n->sv);
+	n->sv = v;
+	n->nsv = nv;
+}
 
 /*
  * Grants as elements of allow4/allow6, ELEMS_PER_MSG to a message: added
@@ -1429,15 +1750,27 @@ nft_rebuild(struct nft *n, const struct nft_app *apps, size_t napps,
     char *err, size_t errlen)
 {
 	struct nft_grant_info *g = NULL;
+	struct userve *sv = NULL, *v;
+	size_t i, nsv = 0;
 	ssize_t ng;
-	size_t i;
 	int rc;
 
+	for (i = 0; i < napps; i++) {
+		if ((v = sv_next(sv, nsv, apps[i].uid, apps[i].pol,
+		    &nsv)) == NULL) {
+			free(sv);
+			seterr(err, errlen, "out of memory");
+			return -1;
+		}
+		free(sv);
+		sv = v;
+	}
 	/* No table yet (first start) means no grants. */
 	if ((ng = nft_grants_list(n, (uid_t)-1, &g)) < 0)
 		ng = 0;
 	if (batch_begin(n) == -1) {
 		free(g);
+		free(sv);
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
@@ -1448,9 +1781,13 @@ nft_rebuild(struct nft *n, const struct nft_app *apps, size_t napps,
 	build_table(n);
 	for (i = 0; i < napps; i++)
 		app_elems(n, &apps[i], NFT_MSG_NEWSETELEM);
+	sv_elems(n, NULL, 0, sv, nsv, NFT_MSG_DELSETELEM);
 	grants_back(n, g, (size_t)ng, apps, napps);
 	rc = batch_commit(n, err, errlen);
-	if (rc == 0) {
+	if (rc == -1)
+		free(sv);
+	else {
+		sv_commit(n, sv, nsv);
 		/* The ledger is what the new table holds. */
 		ssize_t k;
 
@@ -1473,12 +1810,23 @@ nft_rebuild(struct nft *n, const struct nft_app *apps, size_t napps,
 int
 nft_app_add(struct nft *n, const struct nft_app *a, char *err, size_t errlen)
 {
-	if (batch_begin(n) == -1) {
+	struct userve *v;
+	size_t nv;
+
+	if ((v = sv_next(n->sv, n->nsv, a->uid, a->pol, &nv)) == NULL ||
+	    batch_begin(n) == -1) {
+		free(v);
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
 	app_elems(n, a, NFT_MSG_NEWSETELEM);
-	return batch_commit(n, err, errlen);
+	sv_elems(n, n->sv, n->nsv, v, nv, NFT_MSG_DELSETELEM);
+	if (batch_commit(n, err, errlen) == -1) {
+		free(v);
+		return -1;
+	}
+	sv_commit(n, v, nv);
+	return 0;
 }
 
 /* Dump a set's elements; cb sees each one. */
@@ -1633,19 +1981,29 @@ app_del_round(struct nft *n, const struct nft_app *a, bool statics,
 {
 	uint16_t del = n->no_destroy ? NFT_MSG_DELSETELEM :
 	    NFT_MSG_DESTROYSETELEM;
+	struct userve *v = NULL;
 	char what[128];
+	size_t nv = 0;
 	int rc;
 
-	if (batch_begin(n) == -1) {
+	if ((statics && (v = sv_next(n->sv, n->nsv, a->uid, NULL,
+	    &nv)) == NULL) || batch_begin(n) == -1) {
+		free(v);
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	if (statics)
+	if (statics) {
 		app_elems(n, a, del);
+		sv_elems(n, n->sv, n->nsv, v, nv, del);
+	}
 	snprintf(what, sizeof(what), "grants of app '%s' (uid %u)", a->name,
 	    (unsigned)a->uid);
 	put_grants(n, del, g, ng, what);
 	rc = batch_commit(n, err, errlen);
+	if (rc == 0 && statics)
+		sv_commit(n, v, nv);
+	else
+		free(v);
 	if (rc == -1 && !n->no_destroy && (errno == EOPNOTSUPP ||
 	    errno == EINVAL)) {
 		/* An older kernel: delete, and retry if one expired meanwhile. */

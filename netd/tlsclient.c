@@ -266,13 +266,19 @@ netd_tls_connect_at(const char *path, const char *host, unsigned port,
 		path = NETD_TLS_SOCKET;
 	if ((fd = gw_open(path)) == -1)
 		return -1;
+	/*
+	 * netd may refuse at once (a limit) and close before it reads the
+	 * request: the send then fails with EPIPE, but its reply is there.
+	 */
 	if (send_all(fd, req, (size_t)n) == -1) {
 		saved = errno;
-		close(fd);
-		return failure(EIO, "cannot send to netd at %s: %s", path,
-		    strerror(saved));
-	}
-	if (read_reply(fd, line) == -1)
+		if ((saved != EPIPE && saved != ECONNRESET) ||
+		    read_reply(fd, line) == -1) {
+			close(fd);
+			return failure(EIO, "cannot send to netd at %s: %s",
+			    path, strerror(saved));
+		}
+	} else if (read_reply(fd, line) == -1)
 		goto fail;
 	if (!is_printable(line)) {
 		failure(EIO, "garbled reply from netd: a control character");

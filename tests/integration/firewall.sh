@@ -92,6 +92,12 @@ setup_net() {
 	ip -n "$INET" addr add $OTHER6/64 dev veth0 nodad
 }
 
+# The device namespace tracks no connection: nothing switched conntrack on.
+no_conntrack() {
+	local f=/proc/sys/net/netfilter/nf_conntrack_count
+	ip netns exec "$DEV" sh -c "[ ! -e $f ] || [ \$(cat $f) = 0 ]"
+}
+
 start_servers() {
 	local fd line
 	mkfifo "$T/servers.out"
@@ -233,12 +239,19 @@ check "netctl show --json lists the grant" test "$(grant_count fw-gamma)" = 1
 agent gamma open c1 tcp/$OTHER4B/8080
 check "gamma opens a connection to $OTHER4B within the grant ($RES)" \
     test "$RES" = OK
+agent gamma open u1 udp/$OTHER4B/8081
+check "gamma opens a UDP flow to $OTHER4B within the grant ($RES)" \
+    test "$RES" = OK
 check "the grant expires (polled with netctl show --json, at most 10 s)" \
     wait_for 100 0.1 no_grants fw-gamma
 agent gamma send c1
 check "after expiry the open connection still carries data ($RES)" \
     test "$RES" = OK
+agent gamma send u1
+check "after expiry the UDP flow still carries datagrams ($RES)" \
+    test "$RES" = OK
 agent_expect gamma tcp/$OTHER4B/8080 refused
+agent_expect gamma udp/$OTHER4B/8081 rejected
 
 # --- 6. netd killed and restarted ------------------------------------------
 echo "# 6. SIGKILL of netd leaves enforcement as it was; a restart restores"
@@ -362,6 +375,30 @@ expect "$T/serve" tcpread/192.0.2.100/9000 ok "client in $INET"
 expect "$T/serve" tcpread/2001:db8:1::100/9000 ok "client in $INET"
 expect "$T/serve" tcpread/192.0.2.100/9001 timeout "client in $INET"
 expect "$T/serve" tcpread/2001:db8:1::100/9001 timeout "client in $INET"
+
+echo "# 9b. ... and AllowedUdpServerPorts; a server port opens nothing outward"
+agent server userve 9002
+check "server answers datagrams on udp 9002 ($RES)" test "$RES" = OK
+agent server userve 9003
+check "server answers datagrams on udp 9003 ($RES)" test "$RES" = OK
+USRV=(udpread/192.0.2.100/9002 udpread/2001:db8:1::100/9002
+      udpread/192.0.2.100/9003 udpread/2001:db8:1::100/9003)
+probe_inet "$T/userve" -t 1.5 "${USRV[@]}"
+expect "$T/userve" udpread/192.0.2.100/9002 ok "client in $INET"
+expect "$T/userve" udpread/2001:db8:1::100/9002 ok "client in $INET"
+expect "$T/userve" udpread/192.0.2.100/9003 timeout "client in $INET"
+expect "$T/userve" udpread/2001:db8:1::100/9003 timeout "client in $INET"
+# From a server port to a peer that never wrote to it: a new flow, refused.
+for tgt in udp/$OTHER4B/8081 udp/$OTHER6/8081; do
+	agent server from 9004 "$tgt"
+	check "server: datagram from its udp server port 9004 to $tgt is refused ($RES)" \
+	    test "$RES" != OK -a "$RES" != TIMEOUT
+done
+agent server from 9005 tcp/$OTHER4B/8080
+check "server: connect from its tcp server port 9005 to $OTHER4B is refused ($RES)" \
+    test "$RES" = ECONNREFUSED
+check "no connection tracking in the device namespace (netd needs none)" \
+    no_conntrack
 
 # --- 10. a manifest that fails to load --------------------------------------
 echo "# 10. a refused manifest installs nothing"

@@ -7,12 +7,13 @@ so it needs no file the probing uid could not read.
   netprobe [-t SECONDS] TARGET...   probe each target once, in order
   netprobe agent                    long-running: one command per stdin line
 
-TARGET is PROTO/ADDRESS/PORT (PROTO tcp, udp or tcpread; the slashes keep
-IPv6 addresses readable). A tcp probe connects (timeout 2 s by default),
-sends "ping" and reads "echo ping" back; a udp probe connects, sends a
-datagram and waits for its echo; a tcpread probe connects and reads one
-line, which must start with "served " (the agent's listener). Each probe
-prints one line:
+TARGET is PROTO/ADDRESS/PORT (PROTO tcp, udp, tcpread or udpread; the
+slashes keep IPv6 addresses readable). A tcp probe connects (timeout 2 s by
+default), sends "ping" and reads "echo ping" back; a udp probe connects,
+sends a datagram and waits for its echo; a tcpread probe connects and reads
+one line, which must start with "served " (the agent's listener); a udpread
+probe sends a datagram and waits for one starting with "served " (the
+agent's UDP server). Each probe prints one line:
 
   TARGET RESULT SECONDS
 
@@ -21,10 +22,14 @@ TIMEOUT, or BADREPLY. The exit status is 0 when every probe was OK, else 1.
 
 Agent commands (each answered by one line "RESULT SECONDS" on stdout):
   probe TARGET          as above, on a new socket
-  open NAME TARGET      tcp: connect, exchange one line, keep the socket
-  send NAME             one more line on the kept socket
+  open NAME TARGET      tcp: connect, exchange one line, keep the socket;
+                        udp: connect, exchange one datagram, keep it
+  from LPORT TARGET     as probe (tcp or udp), from local port LPORT
+  send NAME             one more line (datagram) on the kept socket
   listen PORT           a tcp listener on [::]:PORT (dual stack); every
                         connection it accepts gets "served PORT" and is closed
+  userve PORT           a udp server on [::]:PORT (dual stack); every
+                        datagram it gets is answered "served PORT"
   uid                   answers "UID uid"
   quit                  exits 0
 The agent first prints "READY UID".
@@ -53,7 +58,7 @@ def errname(e):
 
 def parse_target(t):
     proto, addr, port = t.split("/")
-    if proto not in ("tcp", "udp", "tcpread", "bcast"):
+    if proto not in ("tcp", "udp", "tcpread", "udpread", "bcast"):
         raise ValueError("bad protocol in " + t)
     return proto, addr, int(port)
 
@@ -69,6 +74,9 @@ def readline(sock):
 
 
 def exchange(sock, what):
+    if sock.type == socket.SOCK_DGRAM:
+        sock.send(what)
+        return "OK" if sock.recv(2048) == b"echo " + what else "BADREPLY"
     sock.sendall(what + b"\n")
     reply = readline(sock)
     if reply != b"echo " + what + b"\n":
@@ -76,10 +84,14 @@ def exchange(sock, what):
     return "OK"
 
 
-def tcp_open(addr, port):
-    s = socket.socket(family_of(addr), socket.SOCK_STREAM)
+def sock_open(proto, addr, port, lport=0):
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM if proto == "udp"
+                      else socket.SOCK_STREAM)
     s.settimeout(TIMEOUT)
     try:
+        if lport:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::" if ":" in addr else "0.0.0.0", lport))
         s.connect((addr, port))
         r = exchange(s, b"ping")
     except OSError as e:
@@ -116,7 +128,7 @@ def probe(target):
         finally:
             s.close()
     if proto == "tcp":
-        r, s = tcp_open(addr, port)
+        r, s = sock_open(proto, addr, port)
         if s is not None:
             s.close()
         return r
@@ -126,6 +138,8 @@ def probe(target):
         s.connect((addr, port))
         s.send(b"ping")
         reply = s.recv(2048)
+        if proto == "udpread":
+            return "OK" if reply.startswith(b"served ") else "BADREPLY"
         return "OK" if reply == b"echo ping" else "BADREPLY"
     except OSError as e:
         return errname(e)
@@ -152,6 +166,15 @@ def serve_forever(ls, port):
         c.close()
 
 
+def userve_forever(us, port):
+    while True:
+        try:
+            _, peer = us.recvfrom(2048)
+            us.sendto(b"served %d" % port, peer)
+        except OSError:
+            pass
+
+
 def agent():
     kept = {}
     out = sys.stdout
@@ -172,9 +195,14 @@ def agent():
                 r = probe(words[1])
             elif cmd == "open" and len(words) == 3:
                 proto, addr, port = parse_target(words[2])
-                r, s = tcp_open(addr, port)
+                r, s = sock_open(proto, addr, port)
                 if s is not None:
                     kept[words[1]] = s
+            elif cmd == "from" and len(words) == 3:
+                proto, addr, port = parse_target(words[2])
+                r, s = sock_open(proto, addr, port, int(words[1]))
+                if s is not None:
+                    s.close()
             elif cmd == "send" and len(words) == 2:
                 s = kept.get(words[1])
                 if s is None:
@@ -192,6 +220,15 @@ def agent():
                 ls.bind(("::", port))
                 ls.listen(16)
                 threading.Thread(target=serve_forever, args=(ls, port),
+                                 daemon=True).start()
+                r = "OK"
+            elif cmd == "userve" and len(words) == 2:
+                port = int(words[1])
+                us = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+                us.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                us.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                us.bind(("::", port))
+                threading.Thread(target=userve_forever, args=(us, port),
                                  daemon=True).start()
                 r = "OK"
             elif cmd == "uid":

@@ -65,7 +65,12 @@ def connect(path, host, port, timeout=TIMEOUT):
     except OSError as e:
         return None, errname(e)
     try:
-        s.sendall(("CONNECT %s %s\n" % (host, port)).encode())
+        try:
+            s.sendall(("CONNECT %s %s\n" % (host, port)).encode())
+        except (BrokenPipeError, ConnectionResetError):
+            # netd refused at once (a limit) and closed before reading
+            # the request: its reply is still there to read.
+            pass
         line = readline(s)
     except OSError as e:
         s.close()
