@@ -42,6 +42,15 @@ ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(SAN_CFLAGS) -Iincl
 LIBS		= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 NETD_LIBS	= $(shell pkg-config --libs $(NETD_PKGS) 2>/dev/null) \
 		  -lmbedtls -lmbedx509 -lmbedcrypto
+# The netd binary links these from their .a files (the -dev packages ship
+# them) and keeps only the objects it calls: fewer, smaller mappings and no
+# relocation of six shared objects at start (docs/architecture.md, Memory).
+# glibc and libmnl (no .a) stay shared; RELR packs the PIE relocations.
+NETD_STATIC	= $(shell pkg-config --libs $(PKGS) libnftnl libevent_core \
+		  libcares 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
+NETD_LDFLAGS	= -Wl,--gc-sections -Wl,-z,pack-relative-relocs
+NETD_LINK	= -Wl,-Bstatic $(NETD_STATIC) -Wl,-Bdynamic \
+		  $(shell pkg-config --libs libmnl 2>/dev/null)
 CHECK_CFLAGS	= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null)
 
@@ -99,7 +108,7 @@ $(B)/libdns.a: $(DNS_OBJS)
 	$(AR) rcs $@ $^
 
 $(B)/netd: $(NETD_OBJS) $(B)/libpolicy.a $(B)/libdns.a
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $^ $(LIBS) $(NETD_LIBS)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) $(NETD_LDFLAGS) -o $@ $^ $(NETD_LINK)
 
 $(B)/libnetdtls.a: $(TLSCLIENT_OBJS)
 	$(AR) rcs $@ $^

@@ -91,6 +91,20 @@ rss() {
 	awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"
 }
 
+# Where the resident KiB of pid $1 are: per mapped file (its mappings
+# summed) or [heap], [stack], [anon]; Rss and, of it, Anonymous (pages
+# written: data, relocated pointers). Largest first.
+rss_map() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / {
+		n = $6 == "" ? "[anon]" : $6
+		sub(/.*\//, "", n)
+	}
+	/^Rss:/ { r[n] += $2 }
+	/^Anonymous:/ { a[n] += $2 }
+	END { for (n in r) if (r[n] > 0) printf "%d %d %s\n", r[n], a[n], n }' \
+	    "/proc/$1/smaps" | sort -rn
+}
+
 # True once netctl run (pid $1) became uid $2 and exec'd sleep.
 app_ready() {
 	kill -0 "$1" 2>/dev/null || die "netctl run for uid $2 exited"
@@ -148,6 +162,7 @@ done
 sleep 0.5
 set -- $(rss $NETD)
 netd16=$1 netd16a=$2 netd16f=$3 netd16p=$4
+rss_map $NETD > "$TMP/netd16.map"
 napps=$(ip netns exec "$P-d" "$B/netctl" -s "$D/ctl.sock" status |
     awk '$1 == "apps" { print $2 }')
 [ "$napps" = $NAPPS ] || die "netd reports $napps apps, not $NAPPS"
@@ -182,6 +197,11 @@ printf '  %-34s %10d %10d %10d %10d\n' "dnsmasq, idle (reference)" \
     $dm $dma $dmf $dmp
 awk -v n=$netd16 -v d=$dm \
     'BEGIN { printf "  netd/dnsmasq VmRSS %.2fx\n", n / d }'
+echo "  netd, $NAPPS apps, by mapping (KiB; Anon: of it, pages written):"
+printf '    %-34s %8s %8s\n' "mapping" "Rss" "Anon"
+while read -r r a n; do
+	printf '    %-34s %8d %8d\n' "$n" "$r" "$a"
+done < "$TMP/netd16.map"
 if [ $netd16 -le 2048 ]; then verdict=met; else verdict=MISSED; fi
 echo "  target: netd VmRSS with $NAPPS apps <= 2048 KiB: $verdict" \
     "($netd16 KiB)"

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -834,6 +835,15 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+
+	/*
+	 * Blocks of 128 KiB and more get mappings of their own, which free()
+	 * gives back. glibc would raise that threshold to the size of the
+	 * first such block freed (an nftables batch), and the DNS proxy's
+	 * buffers (167 KiB, calloc) would then come from the heap, zeroed
+	 * page by page instead of left untouched until used.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	log_init(foreground || check_only ? (debug ? debug : 1) : 0,
 	    LOG_DAEMON);

@@ -16,11 +16,18 @@
  * handshake is verified. The CA bundle and device credentials live in a
  * refcounted struct: a reload gives new sessions the new ones while open
  * sessions keep theirs.
+ *
+ * Memory: nothing of mbedTLS runs in the daemon before the first handshake.
+ * Start and reload check that the files load in a child process; the first
+ * handshake parses them (the CA bundle is a few hundred KiB of heap) and
+ * seeds the random generator, the first name to resolve builds the c-ares
+ * channel. All of it is kept from then on.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -72,9 +80,17 @@ enum state {
 	S_REPLY_CLOSE,	/* an ERR line goes out, then the end */
 };
 
+/*
+ * The files of one configuration: checked when it was loaded, parsed by the
+ * first handshake that uses them (loaded), freed with the last reference.
+ */
 struct creds {
 	int			 refs;
-	bool			 device;	/* device_cert and key loaded */
+	bool			 device;	/* device_cert and key given */
+	bool			 loaded;
+	char			*ca_file;
+	char			*device_cert;	/* NULL: none */
+	char			*device_key;
 	mbedtls_x509_crt	 ca;
 	mbedtls_x509_crt	 cert;
 	mbedtls_pk_context	 key;
@@ -118,6 +134,12 @@ struct session {
 	struct session		*prev, *next_s;
 };
 
+/* Apart: the entropy context alone is 37 KiB. */
+struct rng {
+	mbedtls_entropy_context	 entropy;
+	mbedtls_ctr_drbg_context drbg;
+};
+
 struct tls_gw {
 	struct event_base	*base;
 	struct netd_config	 conf;
@@ -127,12 +149,10 @@ struct tls_gw {
 	int			 lfd;
 	struct event		*lev;
 	struct event		*pause;		/* after EMFILE */
-	struct upstream		*up;
+	struct upstream		*up;		/* NULL until a name */
 	struct creds		*cr;
 	struct creds		*next_cr;	/* a reload's, until commit */
-	struct upstream		*next_up;
-	mbedtls_entropy_context	 entropy;
-	mbedtls_ctr_drbg_context drbg;
+	struct rng		*rng;		/* NULL until a handshake */
 	struct session		*sessions;
 	size_t			 nsessions;
 	struct {
@@ -150,17 +170,88 @@ static void	 session_end(struct session *, const char *);
 
 /* --- credentials -------------------------------------------------------- */
 
-static void
-creds_unref(struct creds *c)
+static int
+rng_ready(struct tls_gw *gw, char *err, size_t errlen)
 {
-	if (c == NULL || --c->refs > 0)
+	static const char pers[] = "netd tls";
+	struct rng *r;
+
+	if (gw->rng != NULL)
+		return 0;
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	mbedtls_entropy_init(&r->entropy);
+	mbedtls_ctr_drbg_init(&r->drbg);
+	if (mbedtls_ctr_drbg_seed(&r->drbg, mbedtls_entropy_func,
+	    &r->entropy, (const unsigned char *)pers, sizeof(pers)) != 0) {
+		snprintf(err, errlen, "cannot seed the random generator");
+		mbedtls_ctr_drbg_free(&r->drbg);
+		mbedtls_entropy_free(&r->entropy);
+		free(r);
+		return -1;
+	}
+	gw->rng = r;
+	return 0;
+}
+
+static void
+rng_free(struct rng *r)
+{
+	if (r == NULL)
+		return;
+	mbedtls_ctr_drbg_free(&r->drbg);
+	mbedtls_entropy_free(&r->entropy);
+	free(r);
+}
+
+/* The parsed files go; the paths stay. */
+static void
+creds_clear(struct creds *c)
+{
+	if (!c->loaded)
 		return;
 	mbedtls_ssl_config_free(&c->plain);
 	mbedtls_ssl_config_free(&c->with_device);
 	mbedtls_x509_crt_free(&c->ca);
 	mbedtls_x509_crt_free(&c->cert);
 	mbedtls_pk_free(&c->key);
+	c->loaded = false;
+}
+
+static void
+creds_unref(struct creds *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	creds_clear(c);
+	free(c->ca_file);
+	free(c->device_cert);
+	free(c->device_key);
 	free(c);
+}
+
+/* The files of cf, not read yet. */
+static struct creds *
+creds_new(const struct netd_config *cf, char *err, size_t errlen)
+{
+	struct creds *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto oom;
+	c->refs = 1;
+	c->device = cf->device_cert[0] != '\0';
+	if ((c->ca_file = strdup(cf->ca_file)) == NULL)
+		goto oom;
+	if (c->device && ((c->device_cert = strdup(cf->device_cert)) ==
+	    NULL || (c->device_key = strdup(cf->device_key)) == NULL))
+		goto oom;
+	return c;
+oom:
+	snprintf(err, errlen, "out of memory");
+	creds_unref(c);
+	return NULL;
 }
 
 static int
@@ -172,7 +263,7 @@ conf_client(struct tls_gw *gw, mbedtls_ssl_config *sc, struct creds *c)
 	/* Verification is required; there is no switch to turn it off. */
 	mbedtls_ssl_conf_authmode(sc, MBEDTLS_SSL_VERIFY_REQUIRED);
 	mbedtls_ssl_conf_ca_chain(sc, &c->ca, NULL);
-	mbedtls_ssl_conf_rng(sc, mbedtls_ctr_drbg_random, &gw->drbg);
+	mbedtls_ssl_conf_rng(sc, mbedtls_ctr_drbg_random, &gw->rng->drbg);
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 	mbedtls_ssl_conf_min_tls_version(sc, MBEDTLS_SSL_VERSION_TLS1_2);
 #else
@@ -211,56 +302,54 @@ key_is_private(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-static struct creds *
-creds_load(struct tls_gw *gw, const struct netd_config *cf, char *err,
-    size_t errlen)
+/* Parse the files of c and set up its configurations. 0, or -1 with err. */
+static int
+creds_load(struct tls_gw *gw, struct creds *c, char *err, size_t errlen)
 {
-	struct creds *c;
 	char e[200];
 	int rc;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	c->refs = 1;
+	if (c->loaded)
+		return 0;
+	if (rng_ready(gw, err, errlen) == -1)
+		return -1;
 	mbedtls_x509_crt_init(&c->ca);
 	mbedtls_x509_crt_init(&c->cert);
 	mbedtls_pk_init(&c->key);
 	mbedtls_ssl_config_init(&c->plain);
 	mbedtls_ssl_config_init(&c->with_device);
+	c->loaded = true;
 	/* A bundle may hold certificates mbedTLS cannot read: skip those. */
-	if ((rc = mbedtls_x509_crt_parse_file(&c->ca, cf->ca_file)) < 0 ||
+	if ((rc = mbedtls_x509_crt_parse_file(&c->ca, c->ca_file)) < 0 ||
 	    c->ca.version == 0) {
 		mbed_err(rc < 0 ? rc : MBEDTLS_ERR_X509_INVALID_FORMAT, e,
 		    sizeof(e));
-		snprintf(err, errlen, "ca_file %s: %s", cf->ca_file, e);
+		snprintf(err, errlen, "ca_file %s: %s", c->ca_file, e);
 		goto fail;
 	}
-	if (cf->device_cert[0] != '\0') {
-		if (key_is_private(cf->device_key, err, errlen) == -1)
+	if (c->device) {
+		if (key_is_private(c->device_key, err, errlen) == -1)
 			goto fail;
 		if ((rc = mbedtls_x509_crt_parse_file(&c->cert,
-		    cf->device_cert)) != 0) {
+		    c->device_cert)) != 0) {
 			mbed_err(rc < 0 ? rc : MBEDTLS_ERR_X509_INVALID_FORMAT,
 			    e, sizeof(e));
 			snprintf(err, errlen, "device_cert %s: %s",
-			    cf->device_cert, e);
+			    c->device_cert, e);
 			goto fail;
 		}
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-		rc = mbedtls_pk_parse_keyfile(&c->key, cf->device_key, NULL,
-		    mbedtls_ctr_drbg_random, &gw->drbg);
+		rc = mbedtls_pk_parse_keyfile(&c->key, c->device_key, NULL,
+		    mbedtls_ctr_drbg_random, &gw->rng->drbg);
 #else
-		rc = mbedtls_pk_parse_keyfile(&c->key, cf->device_key, NULL);
+		rc = mbedtls_pk_parse_keyfile(&c->key, c->device_key, NULL);
 #endif
 		if (rc != 0) {
 			mbed_err(rc, e, sizeof(e));
 			snprintf(err, errlen, "device_key %s: %s",
-			    cf->device_key, e);
+			    c->device_key, e);
 			goto fail;
 		}
-		c->device = true;
 	}
 	if (conf_client(gw, &c->plain, c) == -1 ||
 	    conf_client(gw, &c->with_device, c) == -1) {
@@ -271,13 +360,72 @@ creds_load(struct tls_gw *gw, const struct netd_config *cf, char *err,
 	    &c->cert, &c->key)) != 0) {
 		mbed_err(rc, e, sizeof(e));
 		snprintf(err, errlen, "device_cert %s and device_key %s: %s",
-		    cf->device_cert, cf->device_key, e);
+		    c->device_cert, c->device_key, e);
 		goto fail;
 	}
-	return c;
+	return 0;
 fail:
-	creds_unref(c);
-	return NULL;
+	creds_clear(c);
+	return -1;
+}
+
+/*
+ * Whether the files of c load: creds_load() in a child, so that the parse
+ * (its heap, the parser's pages) stays out of the daemon until a handshake
+ * needs it. The same messages; the daemon waits, as it would for the parse.
+ */
+static int
+creds_check(struct tls_gw *gw, struct creds *c, char *err, size_t errlen)
+{
+	sigset_t all;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+	int p[2], st;
+
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "TLS files check: pipe: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "TLS files check: fork: %s",
+		    strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* The daemon's signal events must not fire in here. */
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, NULL);
+		close(p[0]);
+		if (creds_load(gw, c, err, errlen) == 0)
+			_exit(0);
+		n = write(p[1], err, strlen(err));
+		_exit(n == -1 ? 2 : 1);
+	}
+	close(p[1]);
+	while (len + 1 < errlen && ((n = read(p[0], err + len, errlen -
+	    len - 1)) > 0 || (n == -1 && errno == EINTR)))
+		if (n > 0)
+			len += (size_t)n;
+	if (errlen > 0)
+		err[len] = '\0';
+	close(p[0]);
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "TLS files check: waitpid: %s",
+			    strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (len == 0)
+		snprintf(err, errlen, "TLS files check: the child %s %d",
+		    WIFSIGNALED(st) ? "died of signal" : "exited with",
+		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	return -1;
 }
 
 /* --- events and interest ------------------------------------------------ */
@@ -457,8 +605,15 @@ static void
 start_handshake(struct session *s)
 {
 	struct creds *c = s->cr;
+	char err[CONFIG_ERR_MAX];
 	int rc;
 
+	/* The first handshake of these credentials parses them. */
+	if (creds_load(s->gw, c, err, sizeof(err)) == -1) {
+		log_warnx("tls: %s", err);
+		fail(s, NETD_TLS_E_INTERNAL, "%s", err);
+		return;
+	}
 	mbedtls_ssl_init(&s->ssl);
 	s->ssl_init = true;
 	if ((rc = mbedtls_ssl_setup(&s->ssl, s->device && c->device ?
@@ -866,6 +1021,18 @@ request(struct session *s)
 		connect_next(s);
 		return;
 	}
+	if (gw->up == NULL) {
+		char err[CONFIG_ERR_MAX];
+
+		/* The first name to resolve builds the c-ares channel. */
+		if ((gw->up = upstream_new(gw->base, gw->conf.upstream,
+		    gw->conf.nupstream, gw->conf.dns_listen,
+		    gw->conf.ndns_listen, UPSTREAM_TIMEOUT_MS, err,
+		    sizeof(err))) == NULL) {
+			fail(s, NETD_TLS_E_RESOLVE, "%s", err);
+			return;
+		}
+	}
 	s->st = S_RESOLVE;
 	s->resolving = true;
 	arm_timer(s, HANDSHAKE_SEC);
@@ -1107,7 +1274,6 @@ tls_new(struct event_base *base, const struct netd_config *conf,
     struct apps *apps, tls_event_fn *event, void *arg, char *err,
     size_t errlen)
 {
-	static const char pers[] = "netd tls";
 	struct tls_gw *gw;
 
 	if ((gw = calloc(1, sizeof(*gw))) == NULL) {
@@ -1120,18 +1286,8 @@ tls_new(struct event_base *base, const struct netd_config *conf,
 	gw->event = event;
 	gw->event_arg = arg;
 	gw->lfd = -1;
-	mbedtls_entropy_init(&gw->entropy);
-	mbedtls_ctr_drbg_init(&gw->drbg);
-	if (mbedtls_ctr_drbg_seed(&gw->drbg, mbedtls_entropy_func,
-	    &gw->entropy, (const unsigned char *)pers, sizeof(pers)) != 0) {
-		snprintf(err, errlen, "cannot seed the random generator");
-		goto fail;
-	}
-	if ((gw->cr = creds_load(gw, conf, err, errlen)) == NULL)
-		goto fail;
-	if ((gw->up = upstream_new(base, conf->upstream, conf->nupstream,
-	    conf->dns_listen, conf->ndns_listen, UPSTREAM_TIMEOUT_MS, err,
-	    errlen)) == NULL)
+	if ((gw->cr = creds_new(conf, err, errlen)) == NULL ||
+	    creds_check(gw, gw->cr, err, errlen) == -1)
 		goto fail;
 	if ((gw->lfd = listen_unix(conf->tls_socket, err, errlen)) == -1)
 		goto fail;
@@ -1170,8 +1326,7 @@ tls_free(struct tls_gw *gw)
 		(void)unlink(gw->conf.tls_socket);
 	}
 	creds_unref(gw->cr);
-	mbedtls_ctr_drbg_free(&gw->drbg);
-	mbedtls_entropy_free(&gw->entropy);
+	rng_free(gw->rng);
 	free(gw);
 }
 
@@ -1190,12 +1345,9 @@ tls_prepare(struct tls_gw *gw, const struct netd_config *c, char *err,
     size_t errlen)
 {
 	tls_abort(gw);
-	if ((gw->next_cr = creds_load(gw, c, err, errlen)) == NULL)
+	if ((gw->next_cr = creds_new(c, err, errlen)) == NULL)
 		return -1;
-	/* A new resolver only when its servers changed, as the proxy's. */
-	if (!same_servers(c, &gw->conf) && (gw->next_up = upstream_new(
-	    gw->base, c->upstream, c->nupstream, c->dns_listen,
-	    c->ndns_listen, UPSTREAM_TIMEOUT_MS, err, errlen)) == NULL) {
+	if (creds_check(gw, gw->next_cr, err, errlen) == -1) {
 		tls_abort(gw);
 		return -1;
 	}
@@ -1207,8 +1359,6 @@ tls_abort(struct tls_gw *gw)
 {
 	creds_unref(gw->next_cr);
 	gw->next_cr = NULL;
-	upstream_free(gw->next_up);
-	gw->next_up = NULL;
 }
 
 void
@@ -1218,11 +1368,11 @@ tls_commit(struct tls_gw *gw, const struct netd_config *c)
 
 	if (gw->next_cr == NULL)
 		return;
-	if (gw->next_up != NULL) {
-		/* Sessions still resolving get "resolve" from the old one. */
+	if (!same_servers(c, &gw->conf)) {
+		/* Sessions still resolving get "resolve" from the old one;
+		   the next name builds a channel to the new servers. */
 		upstream_free(gw->up);
-		gw->up = gw->next_up;
-		gw->next_up = NULL;
+		gw->up = NULL;
 	}
 	creds_unref(gw->cr);
 	gw->cr = gw->next_cr;

@@ -24,8 +24,10 @@ struct tls_gw;
 typedef void	 tls_event_fn(void *arg, json_t *event);
 
 /*
- * Load the CA bundle (and the device certificate and key, whose file must
- * be root's and private), bind tls_socket. NULL with err filled.
+ * Check that the CA bundle (and the device certificate and key, whose file
+ * must be root's and private) load, bind tls_socket. NULL with err filled.
+ * The check runs in a child process; the first handshake parses the files
+ * in the daemon and the first name to resolve builds the c-ares channel.
  */
 struct tls_gw	*tls_new(struct event_base *, const struct netd_config *,
 		    struct apps *, tls_event_fn *, void *arg, char *err,
@@ -33,11 +35,12 @@ struct tls_gw	*tls_new(struct event_base *, const struct netd_config *,
 void		 tls_free(struct tls_gw *);
 
 /*
- * A reload in two steps. tls_prepare() loads the CA bundle and device
- * files of c (and a resolver, if its servers changed) and keeps them aside:
- * 0, or -1 with err filled and nothing changed. tls_commit() then switches
- * new sessions to them (open sessions keep theirs; tls_socket changes take
- * effect at restart) and cannot fail; tls_abort() drops them instead.
+ * A reload in two steps. tls_prepare() checks that the CA bundle and device
+ * files of c load, as tls_new() does, and keeps them aside: 0, or -1 with
+ * err filled and nothing changed. tls_commit() then switches new sessions
+ * to them (open sessions keep theirs; the first handshake parses them; a
+ * new resolver if the servers changed; tls_socket changes take effect at
+ * restart) and cannot fail; tls_abort() drops them instead.
  */
 int		 tls_prepare(struct tls_gw *, const struct netd_config *,
 		    char *err, size_t errlen);
