@@ -151,6 +151,9 @@ check: deps
 	$(MAKE) --no-print-directory corpus
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory democheck
+	@# The benchmarks are not run here, but they must build.
+	$(MAKE) --no-print-directory $(B)/bench_policy $(B)/bench_nft \
+	    $(B)/bench_tls
 	@echo "make check: all stages passed"
 
 unit: $(B)/unit
