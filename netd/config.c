@@ -96,6 +96,8 @@ static const struct key keys[] = {
 	{ .name = "grace", K_SECONDS(grace) },
 	{ .name = "max_addrs_per_name", K_UINT(max_addrs_per_name, 1, 1024),
 	    .what = "a number" },
+	{ .name = "max_grants_per_app",
+	    K_UINT(max_grants_per_app, 16, 1000000), .what = "a number" },
 	{ .name = "cache_size", K_UINT(cache_size, 0, 10000000),
 	    .what = "a number" },
 	{ .name = "rebind_protection", K_OFF(rebind_protection),
@@ -628,6 +630,7 @@ config_defaults(struct netd_config *c)
 	c->max_ttl = 86400;
 	c->grace = 5;
 	c->max_addrs_per_name = 16;
+	c->max_grants_per_app = 4096;
 	c->nflog_group = 100;
 	c->refuse_non_app = false;
 	c->deny_rcode = RCODE_NXDOMAIN;

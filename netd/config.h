@@ -42,6 +42,7 @@ struct netd_config {
 	unsigned		max_ttl;	/* seconds, >= min_ttl */
 	unsigned		grace;		/* seconds */
 	unsigned		max_addrs_per_name;
+	unsigned		max_grants_per_app;
 	unsigned		nflog_group;
 	char			state_dir[256];	/* absolute path */
 	bool			refuse_non_app;	/* refuse_non_app_queries */

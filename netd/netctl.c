@@ -282,6 +282,9 @@ fmt_status(json_t *r)
 	    "grants %lld\n", "elements", jint(el, "apps"),
 	    jint(el, "static4"), jint(el, "static6"), jint(el, "serve"),
 	    jint(el, "grants"));
+	printf("%-14s %lld granted, %lld taken back over "
+	    "max_grants_per_app\n", "grants", jint(r, "grants_total"),
+	    jint(r, "grants_evicted"));
 	printf("%-14s %lld\n", "transactions", jint(r, "transactions"));
 	printf("%-14s %lld\n", "errors", jint(r, "errors"));
 	printf("%-14s %lld\n", "registrations", jint(r, "registrations"));

@@ -118,6 +118,7 @@ layout_of(const struct netd_config *c, struct nft_layout *lay)
 	lay->uid_min = c->uid_min;
 	lay->uid_max = c->uid_max;
 	lay->nflog_group = (uint16_t)c->nflog_group;
+	lay->max_grants_per_app = c->max_grants_per_app;
 	for (i = 0; i < c->ndns_listen && i < NFT_DNS_MAX; i++) {
 		lay->dns[i].family = c->dns_listen[i].family;
 		memcpy(lay->dns[i].addr, c->dns_listen[i].addr, 16);
@@ -315,6 +316,7 @@ req_status(struct netd *d)
 	    "transactions", (json_int_t)st->transactions,
 	    "errors", (json_int_t)st->errors,
 	    "grants_total", (json_int_t)st->grants,
+	    "grants_evicted", (json_int_t)st->evicted,
 	    "registrations", (json_int_t)d->registrations,
 	    "denied", (json_int_t)d->denied);
 	if (o != NULL && d->dns != NULL)

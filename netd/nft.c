@@ -2164,11 +2164,84 @@ nft_revoke(struct nft *n, uid_t uid, int family, const void *addrs,
 	return rc;
 }
 
+static int
+cmp_expiry(const void *a, const void *b)
+{
+	const struct nft_grant_info *x = a, *y = b;
+
+	return x->expires_ms < y->expires_ms ? -1 :
+	    x->expires_ms > y->expires_ms;
+}
+
+/*
+ * The grants that must go for this one to fit under max_grants_per_app:
+ * past the cap, the uid's live grants that expire first, down to 7/8 of
+ * it, so that the sort runs once per eighth of the cap, not per grant.
+ * Never one of addrs (those are refreshed). Returns the count; *out is
+ * sorted for put_grants(), or NULL.
+ */
+static size_t
+cap_victims(struct nft *n, uid_t uid, int family, const uint8_t *addrs,
+    size_t na, struct nft_grant_info **out)
+{
+	size_t cap = n->lay.max_grants_per_app, alen = family == AF_INET ?
+	    4 : 16, live = 0, fresh = 0, nc = 0, want, k, i, j;
+	/* DELSETELEM fails on one that expired meanwhile: keep a margin. */
+	uint64_t now = now_ms(), floor_ms = now + (n->no_destroy ? 2000 : 0);
+	struct nft_grant_info *c;
+	struct ledger *l;
+	uint8_t key[16];
+
+	*out = NULL;
+	if (cap == 0 || n->ledger_lost ||
+	    (l = ledger_find(n, uid, false)) == NULL || l->cap == 0 ||
+	    l->n + na <= cap)
+		return 0;
+	for (i = 0; i < l->cap; i++)
+		if (l->v[i].expires > now)
+			live++;
+	for (i = 0; i < na; i++) {
+		memset(key, 0, sizeof(key));
+		memcpy(key, addrs + i * alen, alen);
+		if (ledger_slot(n, l, family, key)->expires <= now)
+			fresh++;
+	}
+	if (live + fresh <= cap)
+		return 0;
+	want = live + fresh - (cap - cap / 8 > fresh ? cap - cap / 8 : fresh);
+	if ((c = calloc(live + 1, sizeof(*c))) == NULL)
+		return 0;
+	for (i = 0; i < l->cap; i++)
+		if (l->v[i].expires > floor_ms) {
+			c[nc].uid = uid;
+			c[nc].family = l->v[i].family;
+			memcpy(c[nc].addr, l->v[i].addr, 16);
+			c[nc++].expires_ms = l->v[i].expires;
+		}
+	qsort(c, nc, sizeof(*c), cmp_expiry);
+	for (i = k = 0; i < nc && k < want; i++) {
+		for (j = 0; j < na; j++)
+			if (c[i].family == family &&
+			    memcmp(c[i].addr, addrs + j * alen, alen) == 0)
+				break;
+		if (j == na)
+			c[k++] = c[i];
+	}
+	if (k == 0) {
+		free(c);
+		return 0;
+	}
+	qsort(c, k, sizeof(*c), cmp_grant);
+	*out = c;
+	return k;
+}
+
 int
 nft_grant(struct nft *n, uid_t uid, int family, const void *addrs,
     size_t na, uint32_t timeout_ms, char *err, size_t errlen)
 {
-	struct nft_grant_info *g;
+	struct nft_grant_info *g, *v = NULL;
+	size_t nv = 0, i;
 	char what[96];
 
 	if ((family != AF_INET && family != AF_INET6) || timeout_ms == 0) {
@@ -2191,9 +2264,22 @@ nft_grant(struct nft *n, uid_t uid, int family, const void *addrs,
 	}
 	put_grants(n, NFT_MSG_NEWSETELEM, g, na, what);
 	free(g);
-	if (batch_commit(n, err, errlen) == -1)
+	if ((nv = cap_victims(n, uid, family, addrs, na, &v)) > 0) {
+		snprintf(what, sizeof(what), "%zu grants of uid %u over "
+		    "max_grants_per_app", nv, (unsigned)uid);
+		put_grants(n, n->no_destroy ? NFT_MSG_DELSETELEM :
+		    NFT_MSG_DESTROYSETELEM, v, nv, what);
+	}
+	if (batch_commit(n, err, errlen) == -1) {
+		free(v);
 		return -1;
+	}
+	for (i = 0; i < nv; i++)
+		ledger_del(n, ledger_find(n, uid, false), v[i].family,
+		    v[i].addr);
+	free(v);
 	ledger_add(n, uid, family, addrs, na, timeout_ms);
 	n->stats.grants += na;
+	n->stats.evicted += nv;
 	return 0;
 }

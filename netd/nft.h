@@ -35,6 +35,11 @@ struct nft_layout {
 	uid_t		 uid_max;
 	uint16_t	 nflog_group;	/* denials are logged here */
 	/*
+	 * Most live grants per uid (0: no cap). Past it, nft_grant() takes
+	 * back the uid's grants that expire first, in the same batch.
+	 */
+	size_t		 max_grants_per_app;
+	/*
 	 * The DNS proxy: UDP and TCP to these get the sender's uid as their
 	 * packet mark (the proxy reads it back) and are accepted.
 	 */
@@ -52,6 +57,7 @@ struct nft_stats {
 	uint64_t	 transactions;	/* committed batches */
 	uint64_t	 errors;	/* refused batches */
 	uint64_t	 grants;	/* elements granted (added or refreshed) */
+	uint64_t	 evicted;	/* taken back over max_grants_per_app */
 };
 
 /*

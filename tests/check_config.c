@@ -19,7 +19,7 @@
 #include "../netd/config.h"
 
 #define SHIPPED		"configs/netd.conf"
-#define NKEYS		23
+#define NKEYS		24
 
 static struct netd_config cfg;
 static char err[CONFIG_ERR_MAX];
@@ -100,6 +100,7 @@ assert_config_eq(const struct netd_config *a, const struct netd_config *b)
 	ck_assert_uint_eq(a->max_ttl, b->max_ttl);
 	ck_assert_uint_eq(a->grace, b->grace);
 	ck_assert_uint_eq(a->max_addrs_per_name, b->max_addrs_per_name);
+	ck_assert_uint_eq(a->max_grants_per_app, b->max_grants_per_app);
 	ck_assert_uint_eq(a->cache_size, b->cache_size);
 	ck_assert_int_eq(a->rebind_protection, b->rebind_protection);
 	ck_assert_str_eq(a->rebind_allow, b->rebind_allow);
@@ -155,6 +156,7 @@ static const char every_key[] =
     "max_ttl = 3600\n"
     "grace = 10\n"
     "max_addrs_per_name = 64\n"
+    "max_grants_per_app = 100\n"
     "cache_size = 0\n"
     "rebind_protection = no\n"
     "rebind_allow = Router.LAN *.home.arpa\n"
@@ -184,6 +186,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg.max_ttl, 86400);
 	ck_assert_uint_eq(cfg.grace, 5);
 	ck_assert_uint_eq(cfg.max_addrs_per_name, 16);
+	ck_assert_uint_eq(cfg.max_grants_per_app, 4096);
 	ck_assert_uint_eq(cfg.nflog_group, 100);
 	ck_assert_str_eq(cfg.state_dir, "/var/lib/netd");
 	ck_assert(!cfg.refuse_non_app);
@@ -224,6 +227,7 @@ START_TEST(test_every_key)
 	ck_assert_uint_eq(cfg.max_ttl, 3600);
 	ck_assert_uint_eq(cfg.grace, 10);
 	ck_assert_uint_eq(cfg.max_addrs_per_name, 64);
+	ck_assert_uint_eq(cfg.max_grants_per_app, 100);
 	ck_assert_uint_eq(cfg.cache_size, 0);
 	ck_assert(!cfg.rebind_protection);
 	ck_assert_str_eq(cfg.rebind_allow, "router.lan *.home.arpa");
@@ -382,6 +386,12 @@ static const struct err_case errors[] = {
 	    "t.conf:1: max_addrs_per_name: '0' is out of range (1..1024)" },
 	{ "max_addrs_per_name = 1025",
 	    "t.conf:1: max_addrs_per_name: '1025' is out of range (1..1024)" },
+	{ "max_grants_per_app = 15",
+	    "t.conf:1: max_grants_per_app: '15' is out of range "
+	    "(16..1000000)" },
+	{ "max_grants_per_app = 1000001",
+	    "t.conf:1: max_grants_per_app: '1000001' is out of range "
+	    "(16..1000000)" },
 	{ "max_addrs_per_name = many",
 	    "t.conf:1: max_addrs_per_name: 'many' is not a number" },
 	{ "nflog_group = 65536",
@@ -649,6 +659,7 @@ START_TEST(test_print)
 	    "max_ttl = 86400\n"
 	    "grace = 5\n"
 	    "max_addrs_per_name = 16\n"
+	    "max_grants_per_app = 4096\n"
 	    "cache_size = 10000\n"
 	    "rebind_protection = yes\n"
 	    "rebind_allow =\n"
@@ -676,6 +687,7 @@ START_TEST(test_print)
 	    "max_ttl = 3600\n"
 	    "grace = 10\n"
 	    "max_addrs_per_name = 64\n"
+	    "max_grants_per_app = 100\n"
 	    "cache_size = 0\n"
 	    "rebind_protection = no\n"
 	    "rebind_allow = router.lan *.home.arpa\n"

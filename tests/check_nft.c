@@ -148,6 +148,51 @@ START_TEST(test_ledger_revoke)
 }
 END_TEST
 
+/*
+ * max_grants_per_app: past it, the uid's grants that expire first go, in
+ * the kernel and in the ledger; other uids keep theirs.
+ */
+START_TEST(test_grant_cap)
+{
+	struct nft_layout lay = { .uid_min = 10000, .uid_max = 59999,
+	    .nflog_group = 100, .max_grants_per_app = 64 };
+	struct nft_grant_info *g;
+	char err[NFT_ERR_MAX], s[32];
+	uint8_t a[4];
+	ssize_t ng;
+	unsigned i;
+
+	if (skipped)
+		return;
+	nft_set_layout(n, &lay);
+	ck_assert(nft_grant(n, 10002, AF_INET, a4("203.0.113.1", a), 1,
+	    60000, err, sizeof(err)) == 0);
+	/* Each later grant lives longer: the first ones expire first. */
+	for (i = 0; i < 100; i++) {
+		snprintf(s, sizeof(s), "198.18.0.%u", i);
+		ck_assert_msg(nft_grant(n, 10001, AF_INET, a4(s, a), 1,
+		    60000 + i * 100, err, sizeof(err)) == 0, "%s", err);
+	}
+	ng = nft_grants_list(n, 10001, &g);
+	ck_assert_int_le(ng, 64);
+	ck_assert_int_ge(ng, 56);		/* down to 7/8 at a time */
+	ck_assert_int_eq(nft_grants_count(n), ng + 1);
+	ck_assert_uint_eq(nft_get_stats(n)->evicted, 100 - (uint64_t)ng);
+	ck_assert_ptr_null(find(g, ng, 10001, "198.18.0.0"));
+	ck_assert_ptr_nonnull(find(g, ng, 10001, "198.18.0.99"));
+	free(g);
+	ng = nft_grants_list(n, 10002, &g);
+	ck_assert_int_eq(ng, 1);
+	free(g);
+	/* Refreshing what is there evicts nothing. */
+	ck_assert(nft_grant(n, 10001, AF_INET, a4("198.18.0.99", a), 1,
+	    60000, err, sizeof(err)) == 0);
+	ck_assert_uint_eq(nft_get_stats(n)->evicted, 100 - (uint64_t)
+	    nft_grants_list(n, 10001, &g));
+	free(g);
+}
+END_TEST
+
 START_TEST(test_app_add_del)
 {
 	struct policy *p = load_str(MANIFEST("\"AllowedConnections\": ["
@@ -360,6 +405,7 @@ nft_suite(void)
 	tcase_add_test(core, test_grant_refresh);
 	tcase_add_test(core, test_app_add_del);
 	tcase_add_test(core, test_ledger_revoke);
+	tcase_add_test(core, test_grant_cap);
 	tcase_add_test(core, test_error_names_entry);
 	tcase_add_test(core, test_rebuild_keeps_grants);
 	tcase_add_checked_fixture(limits, setup, teardown);
