@@ -846,14 +846,10 @@ rule_dns(struct nft *n, const struct nft_listen *l, uint8_t proto)
 static struct nftnl_expr *
 e_jump(const char *chain)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	struct nftnl_expr *e = e_verdict(NFT_JUMP);
 
-	if (e != NULL) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT,
-		    (uint32_t)NFT_JUMP);
+	if (e != NULL)
 		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-	}
 	return e;
 }
 

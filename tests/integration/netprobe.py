@@ -212,23 +212,18 @@ def agent():
                         r = exchange(s, b"again")
                     except OSError as e:
                         r = errname(e)
-            elif cmd == "listen" and len(words) == 2:
+            elif cmd in ("listen", "userve") and len(words) == 2:
                 port = int(words[1])
-                ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                tcp = cmd == "listen"
+                ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM
+                                   if tcp else socket.SOCK_DGRAM)
                 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
                 ls.bind(("::", port))
-                ls.listen(16)
-                threading.Thread(target=serve_forever, args=(ls, port),
-                                 daemon=True).start()
-                r = "OK"
-            elif cmd == "userve" and len(words) == 2:
-                port = int(words[1])
-                us = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-                us.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                us.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                us.bind(("::", port))
-                threading.Thread(target=userve_forever, args=(us, port),
+                if tcp:
+                    ls.listen(16)
+                threading.Thread(target=serve_forever if tcp
+                                 else userve_forever, args=(ls, port),
                                  daemon=True).start()
                 r = "OK"
             elif cmd == "uid":
