@@ -55,7 +55,6 @@
 #define TCP_OUT_MAX		(256 * 1024)
 #define UPSTREAM_TIMEOUT_MS	2000
 #define CACHE_BYTES_PER_ENTRY	1024	/* max_bytes = cache_size * this */
-#define LEARN_MAX		65536	/* (app, name, address) remembered */
 #define ANSWER_ADDRS_MAX	1024
 #define HIST_N			22	/* < 1 us, < 2 us, ... < 2^20 us, more */
 
@@ -1193,8 +1192,8 @@ dnsproxy_new(struct event_base *base, const struct netd_config *conf,
 	p->event = event;
 	p->event_arg = arg;
 	if ((p->cache = cache_new(conf->cache_size)) == NULL ||
-	    (p->learn = learn_new(conf->max_addrs_per_name, LEARN_MAX)) ==
-	    NULL) {
+	    (p->learn = learn_new(conf->max_addrs_per_name,
+	    learn_entries_for_cache(conf->cache_size))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1296,6 +1295,11 @@ dnsproxy_reload(struct dnsproxy *p, const struct netd_config *c, char *err,
 		p->cache = cache;
 	}
 	learn_set_max_per_name(p->learn, c->max_addrs_per_name);
+	/* The learn table's bound follows the cache's. */
+	if (c->cache_size != p->conf.cache_size &&
+	    learn_set_max_entries(p->learn,
+	    learn_entries_for_cache(c->cache_size), now_us() / 1000) == -1)
+		log_warn("dns: learn table kept its arrays");
 	p->conf = *c;
 	return 0;
 }
@@ -1366,6 +1370,10 @@ dnsproxy_status(struct dnsproxy *p)
 	    "expired", (json_int_t)cs.expired));
 	json_object_set_new(o, "learned", json_integer((json_int_t)
 	    learn_size(p->learn)));
+	json_object_set_new(o, "learned_max", json_integer((json_int_t)
+	    learn_get_max_entries(p->learn)));
+	json_object_set_new(o, "learn_bytes", json_integer((json_int_t)
+	    learn_memory(p->learn)));
 	json_object_set_new(o, "upstream_latency_us", hist_json(&p->up_lat));
 	json_object_set_new(o, "grant_latency_us", hist_json(&p->grant_lat));
 	return o;
