@@ -569,8 +569,8 @@ diffs() {
 		printf "%.0f %d %d%s\n", m, v[1], v[NR], all }'
 }
 for srv in direct fwd netd; do
-	echo $(median $srv 1) $(median $srv 2) $(median $srv 3) $(median $srv 4) \
-	    $(median $srv 5) > "$TMP/$srv.pctl"
+	echo $(median $srv 1) $(median $srv 2) $(median $srv 3) \
+	    $(median $srv 4) $(median $srv 5) > "$TMP/$srv.pctl"
 	median $srv cpu > "$TMP/$srv.cpu"
 done
 

@@ -40,7 +40,7 @@ struct upstream {
 	struct sock_watch	*socks;
 	size_t			 pending;
 	char			 servers[CONFIG_MAX_ADDRS * 56];
-	uint16_t		 ids[ID_POOL];	/* fresh ids, used from the end */
+	uint16_t		 ids[ID_POOL];	/* fresh, used from the end */
 	size_t			 nids;
 };
 
