@@ -20,6 +20,15 @@
 #    and the server's CPU time per answer; and the same for a plain
 #    forwarder (dnsmasq without --nftset: what the extra hop alone costs)
 #    and for netd over the 5,000 names of 2.
+#    The latencies of direct, the forwarder and netd are taken in ROUNDS
+#    rounds of three runs back to back (direct, then the forwarder, then
+#    netd, each server started for its run and stopped after it, so that no
+#    firewall table or conntrack of netd's is in place for the other two),
+#    so that each difference compares runs of the same moment: the figures
+#    are the medians over the rounds, and "netd-direct" is the median of the
+#    rounds' differences, each netd p99 minus the direct p99 of its round.
+#    On this 2-core machine a single run's p99 moves by a factor of 2 to 5
+#    with whatever else runs (min-max over the rounds are printed too).
 # 2. Cached: dnsmasq and netd with a cache of CACHE entries, warmed with the
 #    HOT names, then queries/s over those names.
 # 3. Memory: VmRSS and RssAnon of each, the cache of 2. still in place,
@@ -31,12 +40,19 @@
 # every name: dnsmasq --nftset answers about 4,000 queries/s once its sets
 # are large, so 1,000,000 would take four minutes more; its RSS is flat
 # after the first pass). Each load is rounded up to whole passes over the
-# query file. BENCH_DNS_KEEP=1 keeps the temporary directory (dnsperf
-# outputs, netd's log and status), for debugging.
+# query file. BENCH_DNS_ROUNDS (latency rounds of 1., default 3).
+# BENCH_DNS_PIN=1 pins the server under test (dnsmasq or netd) to CPU 1
+# and dnsperf and nsd to CPU 0, the same for every server and for direct
+# (default: not pinned; measured here, pinning made every proxy's p99
+# worse, the forwarder's and netd's alike, about 2x: each query then
+# crosses CPUs four times, and waking the other virtual CPU is what costs
+# on this machine). BENCH_DNS_KEEP=1 keeps the temporary directory
+# (dnsperf outputs, netd's log and status), for debugging.
 #
 # Every namespace, process and file it creates is removed on exit, also on
 # failure or interruption. Needs ip, nft, nsd, dnsmasq, dnsperf and
-# /usr/bin/python3.
+# /usr/bin/python3 (and taskset with BENCH_DNS_PIN=1). About 4.5 minutes
+# with the defaults.
 
 # Figures are split into words on purpose; sh -c's script is literal.
 # shellcheck disable=SC2016,SC2046,SC2086
@@ -58,6 +74,15 @@ SECS=${BENCH_DNS_SECONDS:-10}
 LOAD=${BENCH_DNS_LOAD:-1000000}
 DM_LOAD=${BENCH_DNS_DM_LOAD:-125000}
 QPS=10000			# the latency runs' fixed rate
+ROUNDS=${BENCH_DNS_ROUNDS:-3}
+case $ROUNDS in
+''|*[!0-9]*|0) echo "bench_dns.sh: BENCH_DNS_ROUNDS: a number > 0" >&2
+	exit 2 ;;
+esac
+PIN_LOAD="" PIN_SUT=""		# taskset, with BENCH_DNS_PIN=1
+if [ "${BENCH_DNS_PIN-}" = 1 ]; then
+	PIN_LOAD="taskset -c 0" PIN_SUT="taskset -c 1"
+fi
 CLIENTS=4			# dnsperf -c: source ports
 OUTST=100			# dnsperf -q: queries in flight
 PY=/usr/bin/python3		# not "python3": a pyenv shim other uids can't run
@@ -146,7 +171,8 @@ ip -n "$UP" link set u0 up
 sed -e "s|@DIR@|$TMP|g" -e "s|@ADDR@|$UP4|g" "$HERE/dns/nsd.conf.in" \
     > "$TMP/nsd.conf"
 nsd-checkconf "$TMP/nsd.conf" || die "nsd-checkconf $TMP/nsd.conf"
-ip netns exec "$UP" nsd -d -c "$TMP/nsd.conf" > "$TMP/nsd.out" 2>&1 &
+ip netns exec "$UP" $PIN_LOAD nsd -d -c "$TMP/nsd.conf" > "$TMP/nsd.out" \
+    2>&1 &
 NSD=$!
 PIDS="$PIDS $NSD"
 
@@ -184,7 +210,7 @@ strip_ttl < "$TMP/direct.check" > "$TMP/want"
 perf() {
 	out=$1 who=$2
 	shift 2
-	set -- dnsperf -c $CLIENTS -q $OUTST "$@"
+	set -- $PIN_LOAD dnsperf -c $CLIENTS -q $OUTST "$@"
 	if [ "$who" = root ]; then
 		run ip netns exec "$DEV" "$@" > "$out" 2>&1 ||
 		    { tail -20 "$out" >&2; die "failed: $*"; }
@@ -293,14 +319,20 @@ for path in sys.argv[2:]:
 print(" ".join(out))' "$f" "$@"
 }
 
-# uncached NAME SERVER WHO [PID]: the throughput run and the latency run
-# (PID: the server's, for its CPU time).
-uncached() {
-	say "$1: $SECS s at full speed, then $SECS s at $QPS queries/s"
+# throughput NAME SERVER WHO: the throughput run.
+throughput() {
+	say "$1: $SECS s at full speed"
 	HOLD_COUNT=1
 	perf "$TMP/$1.u" "$3" -s "$2" -d "$TMP/all.txt" -l $SECS -S 1
 	HOLD_COUNT=0
 	all_noerror "$TMP/$1.u" "$1 uncached"
+}
+
+# uncached NAME SERVER WHO [PID]: the throughput run and the latency run
+# (PID: the server's, for its CPU time).
+uncached() {
+	throughput "$1" "$2" "$3"
+	say "$1: $SECS s at $QPS queries/s"
 	latency "$1" "$2" "$3" all "${4-}"
 }
 
@@ -362,7 +394,7 @@ cached() {
 
 # ---- direct ----
 
-uncached direct $UP4 root
+throughput direct $UP4 root
 
 # ---- dnsmasq, the reference ----
 
@@ -372,7 +404,7 @@ DM_SETS="4#inet#dnsbench#a4,6#inet#dnsbench#a6"
 start_dnsmasq() {
 	nftset=--nftset=/bench.test/$DM_SETS
 	[ "${2-}" != plain ] || nftset=""
-	ip netns exec "$DEV" nft -f - <<-EOF
+	[ -z "$nftset" ] || ip netns exec "$DEV" nft -f - <<-EOF
 	table inet dnsbench
 	delete table inet dnsbench
 	table inet dnsbench {
@@ -380,7 +412,7 @@ start_dnsmasq() {
 		set a6 { type ipv6_addr; flags timeout; timeout 305s; }
 	}
 	EOF
-	ip netns exec "$DEV" dnsmasq --keep-in-foreground \
+	ip netns exec "$DEV" $PIN_SUT dnsmasq --keep-in-foreground \
 	    --conf-file=/dev/null --pid-file= --no-resolv --no-hosts \
 	    --listen-address=$LISTEN --bind-interfaces --port=53 \
 	    --server=$UP4 --cache-size="$1" --dns-forward-max=1000 \
@@ -400,12 +432,6 @@ dm_sets() {
 start_dnsmasq 0
 uncached dnsmasq $LISTEN root $DNSMASQ
 dm_sets > "$TMP/dnsmasq.u.sets"
-stop $DNSMASQ
-
-# The floor of the latency target: a forwarder that does nothing else.
-start_dnsmasq 0 plain
-say "forwarder (dnsmasq without --nftset): $SECS s at $QPS queries/s"
-latency fwd $LISTEN root all $DNSMASQ
 stop $DNSMASQ
 
 start_dnsmasq $CACHE
@@ -457,7 +483,7 @@ start_netd() {
 	cache_size = $1
 	rebind_protection = no
 	EOF
-	ip netns exec "$DEV" "$NETD" -f -c "$D/netd.conf" \
+	ip netns exec "$DEV" $PIN_SUT "$NETD" -f -c "$D/netd.conf" \
 	    2>> "$D/netd.log" &
 	NETDPID=$!
 	PIDS="$PIDS $NETDPID"
@@ -486,11 +512,67 @@ netd_alive() {
 start_netd 0
 APPUID=$(ip netns exec "$DEV" "$NETCTL" -s "$SOCK" run \
     --manifest "$TMP/app.json" -- /usr/bin/id -u)
-uncached netd $LISTEN app $NETDPID
+throughput netd $LISTEN app
 say "netd: $SECS s at $QPS queries/s over the first $HOT names"
 latency netdhot $LISTEN app hot $NETDPID
 netd_alive
 stop $NETDPID
+
+# ---- latency rounds: direct, forwarder, netd ----
+
+# The forwarder is the floor of the latency target: a proxy that does
+# nothing else. Each server runs only for its own run.
+rd=1
+while [ $rd -le $ROUNDS ]; do
+	say "round $rd of $ROUNDS: direct, forwarder (dnsmasq without" \
+	    "--nftset), netd: $SECS s each at $QPS queries/s"
+	latency direct.$rd $UP4 root all
+	start_dnsmasq 0 plain
+	latency fwd.$rd $LISTEN root all $DNSMASQ
+	stop $DNSMASQ
+	start_netd 0
+	latency netd.$rd $LISTEN app all $NETDPID
+	netd_alive
+	stop $NETDPID
+	rd=$((rd + 1))
+done
+
+# median NAME FIELD: the median over the rounds of field FIELD (1 p50,
+# 2 p99, 3 p99.9, 4 max, 5 answers) of NAME.r.pctl; FIELD cpu: of NAME.r.cpu.
+median() {
+	rd=1
+	while [ $rd -le $ROUNDS ]; do
+		if [ "$2" = cpu ]; then
+			cat "$TMP/$1.$rd.cpu"
+		else
+			cut -d' ' -f"$2" "$TMP/$1.$rd.pctl"
+		fi
+		rd=$((rd + 1))
+	done | sort -n | awk '{ v[NR] = $1 }
+	    END { if (NR % 2) print v[(NR + 1) / 2]
+		else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# diffs NAME FIELD: each round's NAME FIELD minus direct's, then the
+# median and the range: "median min max r1 r2 ...".
+diffs() {
+	rd=1 all=""
+	while [ $rd -le $ROUNDS ]; do
+		a=$(cut -d' ' -f"$2" "$TMP/$1.$rd.pctl")
+		b=$(cut -d' ' -f"$2" "$TMP/direct.$rd.pctl")
+		all="$all $((a - b))"
+		rd=$((rd + 1))
+	done
+	echo $all | tr ' ' '\n' | sort -n | awk -v all="$all" '
+	    { v[NR] = $1 }
+	    END { if (NR % 2) m = v[(NR + 1) / 2]
+		else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.0f %d %d%s\n", m, v[1], v[NR], all }'
+}
+for srv in direct fwd netd; do
+	echo $(median $srv 1) $(median $srv 2) $(median $srv 3) \
+	    $(median $srv 4) $(median $srv 5) > "$TMP/$srv.pctl"
+	median $srv cpu > "$TMP/$srv.cpu"
+done
 
 start_netd $CACHE
 cached netd app $NETDPID $LOAD
@@ -556,23 +638,50 @@ echo "  $(jget "$TMP/netd.u.status" dns.granted) addresses granted," \
     "$(jget "$TMP/netd.u.status" dns.dropped) dropped)"
 echo
 echo "latency at $QPS queries/s (dnsperf -Q $QPS, $SECS s; each answer's" \
-    "latency from -v), us"
+    "latency from -v), us;"
+echo "direct, forwarder and netd: medians over $ROUNDS rounds of the three" \
+    "runs back to back$( [ -z "$PIN_SUT" ] || echo ", pinned")"
 row5() { printf '  %-14s %10s %10s %10s %10s %12s\n' "$@"; }
+# lost_all NAME: queries lost over the rounds.
+lost_all() {
+	rd=1 t=0
+	while [ $rd -le $ROUNDS ]; do
+		t=$((t + $(lost "$TMP/$1.$rd.lat")))
+		rd=$((rd + 1))
+	done
+	echo $t
+}
+set -- $(diffs netd 1)
+x50=$1
+set -- $(diffs netd 3)
+x999=$1
+set -- $(diffs netd 2)
+x99=$1 x99lo=$2 x99hi=$3
+shift 3
+x99all=$*
+set -- $(diffs fwd 2)
+y99=$1 y99lo=$2 y99hi=$3
+shift 3
+y99all=$*
 row5 "" direct forwarder dnsmasq netd netd-direct
 row5 "answers/s" $((dn / SECS)) $((fn / SECS)) $((mn / SECS)) $((nn / SECS)) ""
-row5 "p50" $d50 $f50 $m50 $n50 $((n50 - d50))
-row5 "p99" $d99 $f99 $m99 $n99 $((n99 - d99))
-row5 "p99.9" $d999 $f999 $m999 $n999 $((n999 - d999))
+row5 "p50" $d50 $f50 $m50 $n50 $x50
+row5 "p99" $d99 $f99 $m99 $n99 $x99
+row5 "p99.9" $d999 $f999 $m999 $n999 $x999
 row5 "max" $dmax $fmax $mmax $nmax ""
 row5 "CPU/answer" - $(cat "$TMP/fwd.cpu") $(cat "$TMP/dnsmasq.cpu") \
     $(cat "$TMP/netd.cpu") ""
-row5 "queries lost" $(lost "$TMP/direct.lat") $(lost "$TMP/fwd.lat") \
-    $(lost "$TMP/dnsmasq.lat") $(lost "$TMP/netd.lat") ""
+row5 "queries lost" $(lost_all direct) $(lost_all fwd) \
+    $(lost "$TMP/dnsmasq.lat") $(lost_all netd) ""
+echo "  netd-direct: the median of the rounds' differences (netd minus" \
+    "direct of the same round)."
+echo "  p99 over direct, each round: netd $x99all (range $x99lo..$x99hi);"
+echo "  forwarder $y99all (range $y99lo..$y99hi)."
 echo "  CPU/answer: user + system time of the server process over the run," \
     "per answer."
 echo "  forwarder: dnsmasq without --nftset, cache off, the cost of one more" \
     "UDP hop here:"
-echo "  p99 $((f99 - d99)) us over direct."
+echo "  p99 $y99 us over direct (median of the rounds)."
 if [ $((mn / SECS)) -lt $((QPS * 95 / 100)) ]; then
 	echo "  dnsmasq (--nftset) cannot answer $QPS queries/s: its figures" \
 	    "are a queue's."
@@ -594,9 +703,10 @@ else
 	v=MISSED
 fi
 echo "  target: netd >= 1.5x dnsmasq queries/s, uncached: $v (${r}x)"
-if [ $((n99 - d99)) -le 100 ]; then v=met; else v=MISSED; fi
+if [ $x99 -le 100 ]; then v=met; else v=MISSED; fi
 echo "  target: netd p99 - direct p99 <= 100 us at $QPS queries/s: $v" \
-    "($((n99 - d99)) us)"
+    "($x99 us, median of $ROUNDS rounds;"
+echo "  a forwarder alone: $y99 us)"
 
 echo
 echo "cached: a cache of $CACHE entries (netd cache_size, dnsmasq" \

@@ -47,15 +47,16 @@
 
 #define UDP_QUERY_MAX		4096	/* longer UDP queries are dropped */
 #define UDP_BATCH		64	/* datagrams read per wakeup */
+#define UDP_MMSG		16	/* datagrams per recvmmsg() */
 #define UDP_RCVBUF		(4 << 20)
 #define PENDING_MAX		8192	/* queries waiting for upstream */
+#define QUERY_SPARE		64	/* freed queries kept for reuse */
 #define TCP_CLIENTS_MAX		256
 #define TCP_PIPELINE		16	/* queries in flight per connection */
 #define TCP_IDLE_SEC		10
 #define TCP_OUT_MAX		(256 * 1024)
 #define UPSTREAM_TIMEOUT_MS	2000
 #define CACHE_BYTES_PER_ENTRY	1024	/* max_bytes = cache_size * this */
-#define LEARN_MAX		65536	/* (app, name, address) remembered */
 #define ANSWER_ADDRS_MAX	1024
 #define HIST_N			22	/* < 1 us, < 2 us, ... < 2^20 us, more */
 
@@ -106,6 +107,17 @@ struct query {
 	struct query		*prev, *next;
 };
 
+/* One datagram of a recvmmsg(): its octets, sender and mark. */
+struct udp_slot {
+	uint8_t			 buf[UDP_QUERY_MAX + 1];
+	struct sockaddr_storage	 from;
+	union {
+		struct cmsghdr	 hdr;
+		uint8_t		 buf[CMSG_SPACE(sizeof(uint32_t))];
+	}			 cm;
+	struct iovec		 iov;
+};
+
 struct collect {
 	struct dns_addr		 v[ANSWER_ADDRS_MAX];
 	size_t			 n;
@@ -128,6 +140,8 @@ struct dnsproxy {
 	size_t			 nclients;
 	struct query		*pending;
 	size_t			 npending;
+	struct query		*spare;		/* freed, for reuse */
+	size_t			 nspare;
 	struct {
 		uint64_t	 queries;	/* parsed, from anyone */
 		uint64_t	 app_queries;
@@ -149,7 +163,8 @@ struct dnsproxy {
 	} st;
 	struct hist		 up_lat;
 	struct hist		 grant_lat;
-	uint8_t			 rbuf[UDP_QUERY_MAX + 1];
+	struct udp_slot		 rs[UDP_MMSG];
+	struct mmsghdr		 rmsg[UDP_MMSG];
 	uint8_t			 abuf[65536];
 	uint8_t			 fbuf[65536];
 	struct collect		 col;		/* deliver()'s, not reentrant */
@@ -422,18 +437,19 @@ grant_all(struct dnsproxy *p, uid_t uid, const char *name,
     struct collect *c)
 {
 	uint8_t addrs[ANSWER_ADDRS_MAX * 16];
+	bool done[ANSWER_ADDRS_MAX], granted[ANSWER_ADDRS_MAX];
 	struct learn_addr ev[16];
 	char err[NFT_ERR_MAX];
-	uint64_t t0 = now_us(), now_ms = t0 / 1000;
+	uint64_t t0, now_ms;
 	size_t i, j, n, nev, calls = 0;
-	bool *done, *granted;
 	int rc = 0;
 
 	if (c->n == 0)
 		return 0;
-	if ((done = calloc(2 * c->n, sizeof(*done))) == NULL)
-		return -1;
-	granted = done + c->n;
+	t0 = now_us();
+	now_ms = t0 / 1000;
+	memset(done, 0, c->n * sizeof(done[0]));
+	memset(granted, 0, c->n * sizeof(granted[0]));
 	for (i = 0; i < c->n; i++) {
 		uint32_t secs = grant_seconds(p, c->v[i].ttl);
 		int fam = c->v[i].family;
@@ -493,7 +509,6 @@ grant_all(struct dnsproxy *p, uid_t uid, const char *name,
 				    (unsigned)uid, name, err);
 		}
 	}
-	free(done);
 	return rc;
 }
 
@@ -608,6 +623,35 @@ cache_ttl(const uint8_t *msg, size_t len, const struct dns_answer *a)
 	return t == DNS_TTL_NONE ? 0 : t;
 }
 
+/*
+ * A zeroed query. Freed ones are kept for the next: at 1.4 KiB a query
+ * is past malloc's per-thread cache, and calloc() was on every query.
+ */
+static struct query *
+query_new(struct dnsproxy *p)
+{
+	struct query *qr;
+
+	if ((qr = p->spare) == NULL)
+		return calloc(1, sizeof(*qr));
+	p->spare = qr->next;
+	p->nspare--;
+	memset(qr, 0, sizeof(*qr));
+	return qr;
+}
+
+static void
+query_free(struct dnsproxy *p, struct query *qr)
+{
+	if (p->nspare >= QUERY_SPARE) {
+		free(qr);
+		return;
+	}
+	qr->next = p->spare;
+	p->spare = qr;
+	p->nspare++;
+}
+
 static void
 query_unlink(struct dnsproxy *p, struct query *qr)
 {
@@ -620,7 +664,7 @@ query_unlink(struct dnsproxy *p, struct query *qr)
 	p->npending--;
 	if (qr->to.tc != NULL)
 		tcp_client_done(qr->to.tc);
-	free(qr);
+	query_free(p, qr);
 }
 
 /* SERVFAIL to qr, made from the question it asked (not from an answer). */
@@ -704,7 +748,7 @@ handle_query(struct dnsproxy *p, const uint8_t *buf, size_t len,
 	struct app *a = NULL;
 	enum dns_status rc;
 
-	if ((qr = calloc(1, sizeof(*qr))) == NULL) {
+	if ((qr = query_new(p)) == NULL) {
 		p->st.dropped++;
 		return;
 	}
@@ -719,7 +763,7 @@ handle_query(struct dnsproxy *p, const uint8_t *buf, size_t len,
 			    DNS_RCODE_NOTIMP : DNS_RCODE_FORMERR);
 			p->st.formerr++;
 		}
-		free(qr);
+		query_free(p, qr);
 		return;
 	}
 	p->st.queries++;
@@ -728,7 +772,7 @@ handle_query(struct dnsproxy *p, const uint8_t *buf, size_t len,
 		if (p->conf.refuse_non_app) {
 			p->st.refused_non_app++;
 			send_rcode(p, to, buf, len, DNS_RCODE_REFUSED);
-			free(qr);
+			query_free(p, qr);
 			return;
 		}
 		qr->kind = Q_OTHER;
@@ -746,20 +790,20 @@ handle_query(struct dnsproxy *p, const uint8_t *buf, size_t len,
 			    (unsigned)p->conf.deny_rcode);
 			send_rcode(p, to, buf, len,
 			    (unsigned)p->conf.deny_rcode);
-			free(qr);
+			query_free(p, qr);
 			return;
 		}
 	}
 	if (from_cache(p, qr)) {
 		if (a != NULL)
 			a->dns_cache_hits++;
-		free(qr);
+		query_free(p, qr);
 		return;
 	}
 	if (p->npending >= PENDING_MAX) {
 		send_rcode(p, to, buf, len, DNS_RCODE_SERVFAIL);
 		p->st.servfail++;
-		free(qr);
+		query_free(p, qr);
 		return;
 	}
 	qr->t0_us = now_us();
@@ -781,54 +825,69 @@ handle_query(struct dnsproxy *p, const uint8_t *buf, size_t len,
 
 /* --- UDP ---------------------------------------------------------------- */
 
+/*
+ * Up to UDP_BATCH queries per wakeup, UDP_MMSG per system call: a short
+ * read means the socket is drained, so no call ends in EAGAIN.
+ */
 static void
 udp_dispatch(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
 	struct dnsproxy *p = l->p;
-	union {
-		struct cmsghdr	hdr;
-		uint8_t		buf[CMSG_SPACE(sizeof(uint32_t))];
-	} cm;
 	struct reply_to to;
-	struct msghdr mh;
+	struct msghdr *mh;
 	struct cmsghdr *c;
-	struct iovec iov;
-	ssize_t n;
 	uint32_t mark;
-	int i;
+	int i, n, got;
 
 	(void)what;
-	for (i = 0; i < UDP_BATCH; i++) {
-		memset(&to, 0, sizeof(to));
-		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = p->rbuf;
-		iov.iov_len = sizeof(p->rbuf);
-		mh.msg_name = &to.from;
-		mh.msg_namelen = sizeof(to.from);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		if ((n = recvmsg(fd, &mh, MSG_DONTWAIT)) == -1) {
+	for (got = 0; got < UDP_BATCH; got += n) {
+		for (i = 0; i < UDP_MMSG; i++) {
+			struct udp_slot *rs = &p->rs[i];
+
+			rs->iov.iov_base = rs->buf;
+			rs->iov.iov_len = sizeof(rs->buf);
+			mh = &p->rmsg[i].msg_hdr;
+			memset(mh, 0, sizeof(*mh));
+			mh->msg_name = &rs->from;
+			mh->msg_namelen = sizeof(rs->from);
+			mh->msg_iov = &rs->iov;
+			mh->msg_iovlen = 1;
+			mh->msg_control = rs->cm.buf;
+			mh->msg_controllen = sizeof(rs->cm.buf);
+		}
+		if ((n = recvmmsg(fd, p->rmsg, UDP_MMSG, MSG_DONTWAIT,
+		    NULL)) == -1) {
 			if (errno != EAGAIN && errno != EINTR)
-				log_warn("dns: recvmsg");
+				log_warn("dns: recvmmsg");
 			return;
 		}
-		to.fd = fd;
-		to.fromlen = mh.msg_namelen;
-		if (mh.msg_flags & MSG_TRUNC || (size_t)n > UDP_QUERY_MAX) {
-			p->st.dropped++;
-			continue;
+		for (i = 0; i < n; i++) {
+			struct udp_slot *rs = &p->rs[i];
+			size_t len = p->rmsg[i].msg_len;
+
+			mh = &p->rmsg[i].msg_hdr;
+			if (mh->msg_flags & MSG_TRUNC || len > UDP_QUERY_MAX) {
+				p->st.dropped++;
+				continue;
+			}
+			memset(&to, 0, sizeof(to));
+			to.fd = fd;
+			memcpy(&to.from, &rs->from, mh->msg_namelen);
+			to.fromlen = mh->msg_namelen;
+			/* No mark: root, or a packet the rule did not see. */
+			mark = 0;
+			for (c = CMSG_FIRSTHDR(mh); c != NULL;
+			    c = CMSG_NXTHDR(mh, c))
+				if (c->cmsg_level == SOL_SOCKET &&
+				    c->cmsg_type == SO_MARK &&
+				    c->cmsg_len >= CMSG_LEN(sizeof(uint32_t)))
+					memcpy(&mark, CMSG_DATA(c),
+					    sizeof(mark));
+			handle_query(p, rs->buf, len, mark, &to);
 		}
-		/* No mark: root, or a packet the output rule did not see. */
-		mark = 0;
-		for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
-			if (c->cmsg_level == SOL_SOCKET &&
-			    c->cmsg_type == SO_MARK &&
-			    c->cmsg_len >= CMSG_LEN(sizeof(uint32_t)))
-				memcpy(&mark, CMSG_DATA(c), sizeof(mark));
-		handle_query(p, p->rbuf, (size_t)n, mark, &to);
+		if (n < UDP_MMSG)
+			return;
 	}
 }
 
@@ -1193,8 +1252,8 @@ dnsproxy_new(struct event_base *base, const struct netd_config *conf,
 	p->event = event;
 	p->event_arg = arg;
 	if ((p->cache = cache_new(conf->cache_size)) == NULL ||
-	    (p->learn = learn_new(conf->max_addrs_per_name, LEARN_MAX)) ==
-	    NULL) {
+	    (p->learn = learn_new(conf->max_addrs_per_name,
+	    learn_entries_for_cache(conf->cache_size))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1228,6 +1287,12 @@ dnsproxy_free(struct dnsproxy *p)
 	}
 	dns_cache_free(p->cache);
 	learn_free(p->learn);
+	while (p->spare != NULL) {
+		struct query *qr = p->spare;
+
+		p->spare = qr->next;
+		free(qr);
+	}
 	free(p);
 }
 
@@ -1296,6 +1361,11 @@ dnsproxy_reload(struct dnsproxy *p, const struct netd_config *c, char *err,
 		p->cache = cache;
 	}
 	learn_set_max_per_name(p->learn, c->max_addrs_per_name);
+	/* The learn table's bound follows the cache's. */
+	if (c->cache_size != p->conf.cache_size &&
+	    learn_set_max_entries(p->learn,
+	    learn_entries_for_cache(c->cache_size), now_us() / 1000) == -1)
+		log_warn("dns: learn table kept its arrays");
 	p->conf = *c;
 	return 0;
 }
@@ -1366,6 +1436,10 @@ dnsproxy_status(struct dnsproxy *p)
 	    "expired", (json_int_t)cs.expired));
 	json_object_set_new(o, "learned", json_integer((json_int_t)
 	    learn_size(p->learn)));
+	json_object_set_new(o, "learned_max", json_integer((json_int_t)
+	    learn_get_max_entries(p->learn)));
+	json_object_set_new(o, "learn_bytes", json_integer((json_int_t)
+	    learn_memory(p->learn)));
 	json_object_set_new(o, "upstream_latency_us", hist_json(&p->up_lat));
 	json_object_set_new(o, "grant_latency_us", hist_json(&p->grant_lat));
 	return o;

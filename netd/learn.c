@@ -1,14 +1,17 @@
 /*
- * The learn table. Each entry sits on four structures at once:
- *   - its group, one per (uid, name): a list, least recently refreshed
- *     first, for the per-name cap;
- *   - its address node, one per (family, address): a list, most recently
- *     refreshed first, for lookups and the "still held" test;
- *   - the table's list, least recently refreshed first, for the global
- *     bound;
+ * The learn table, compact. Entries, groups (one per (uid, name)) and
+ * uid nodes live in three arrays and refer to each other by 32-bit index
+ * (NIL for none); the arrays double as they fill, never past the table's
+ * bound, and free slots are reused. Each entry sits on four structures:
+ *   - its group's list, least recently refreshed first, for the per-name
+ *     cap;
+ *   - the chain of its address's hash bucket, where the holders of one
+ *     address keep their order, most recently refreshed first: there is
+ *     no node per address, each entry carries its own;
+ *   - the table's list, least recently refreshed first, for the bound;
  *   - a binary min-heap on expiry, to find an expired victim first.
  * Groups hang off a node per uid, so forgetting a uid touches only its
- * own entries. The three hash tables chain and double as they fill.
+ * own entries. A group's name is a string of its exact length.
  */
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -24,64 +27,57 @@
 #include "dns.h"
 #include "learn.h"
 
+#define NIL		UINT32_MAX
+#define SLAB_MIN	64
 #define HTAB_MIN	64
-#define HEAP_MIN	64
 
-struct hnode {
-	struct hnode	*next;
-	uint64_t	 hash;
-};
-
-struct htab {
-	struct hnode	**b;
-	size_t		  nb;		/* a power of two */
-	size_t		  n;
-};
-
-struct entry;
-struct group;
-
-struct luid {
-	struct hnode	 hn;		/* first: the hash node is the node */
-	uid_t		 uid;
-	struct group	*groups;
-};
-
-struct group {
-	struct hnode	 hn;
-	struct luid	*u;
-	struct group	*u_prev, *u_next;
-	struct entry	*head, *tail;	/* oldest first */
-	size_t		 n;
-	uid_t		 uid;
-	size_t		 namelen;
-	char		 name[];
-};
-
-struct anode {
-	struct hnode	 hn;
-	struct entry	*list;		/* newest first */
-	size_t		 n;
-	int		 family;
+/* 56 octets. family 0 marks a free slot, chained through a_next. */
+struct entry {
+	uint64_t	 expires_ms;
+	uint32_t	 g;
+	uint32_t	 g_prev, g_next;
+	uint32_t	 l_prev, l_next;
+	uint32_t	 a_next;		/* address bucket chain */
+	uint32_t	 hidx;
+	uint8_t		 family;
 	uint8_t		 addr[16];
 };
 
-struct entry {
-	struct group	*g;
-	struct anode	*an;
-	struct entry	*g_prev, *g_next;
-	struct entry	*a_prev, *a_next;
-	struct entry	*l_prev, *l_next;
-	uint64_t	 expires_ms;
-	size_t		 hidx;
+/* 40 octets and the name. name NULL marks a free slot (hnext links). */
+struct group {
+	uint32_t	 hnext;
+	uint32_t	 hash;
+	uint32_t	 uid;
+	uint32_t	 u_prev, u_next;	/* the uid's groups */
+	uint32_t	 head, tail;		/* oldest first */
+	uint32_t	 n;
+	char		*name;
+};
+
+struct luid {
+	uint32_t	 hnext;		/* also the free list */
+	uint32_t	 uid;
+	uint32_t	 groups;
+};
+
+/* Chained hash table of indices; nb is a power of two. */
+struct htab {
+	uint32_t	*b;
+	size_t		 nb;
+	size_t		 n;
 };
 
 struct learn {
-	struct htab	 uids;
+	struct entry	*ev;
+	struct group	*gv;
+	struct luid	*uv;
+	uint32_t	 ecap, gcap, ucap;
+	uint32_t	 efree, gfree, ufree;
+	struct htab	 addrs;		/* entries by address */
 	struct htab	 groups;
-	struct htab	 addrs;
-	struct entry	*lru_head, *lru_tail;	/* oldest first */
-	struct entry	**heap;			/* l->n of them */
+	struct htab	 uids;
+	uint32_t	 lru_head, lru_tail;	/* oldest first */
+	uint32_t	*heap;			/* n of them */
 	size_t		 heapcap;
 	size_t		 n;
 	size_t		 max_entries;
@@ -101,23 +97,24 @@ fmix(uint64_t x)
 	return x;
 }
 
-static uint64_t
+static uint32_t
 hash_uid(const struct learn *l, uid_t uid)
 {
-	return fmix(l->seed ^ (uint64_t)uid);
+	return (uint32_t)fmix(l->seed ^ (uint64_t)uid);
 }
 
-static uint64_t
+static uint32_t
 hash_addr(const struct learn *l, int family, const uint8_t *key)
 {
 	uint64_t w0, w1;
 
 	memcpy(&w0, key, sizeof(w0));
 	memcpy(&w1, key + 8, sizeof(w1));
-	return fmix(fmix(fmix(l->seed + (uint64_t)family) ^ w0) ^ w1);
+	return (uint32_t)fmix(fmix(fmix(l->seed + (uint64_t)family) ^ w0) ^
+	    w1);
 }
 
-static uint64_t
+static uint32_t
 hash_group(const struct learn *l, uid_t uid, const char *name, size_t len)
 {
 	uint64_t h, w;
@@ -133,69 +130,7 @@ hash_group(const struct learn *l, uid_t uid, const char *name, size_t len)
 		memcpy(&w, name + i, len - i);
 		h = fmix(h ^ w);
 	}
-	return h;
-}
-
-static int
-htab_init(struct htab *t)
-{
-	t->nb = HTAB_MIN;
-	t->n = 0;
-	if ((t->b = calloc(t->nb, sizeof(*t->b))) == NULL)
-		return -1;
-	return 0;
-}
-
-static void
-htab_grow(struct htab *t)
-{
-	struct hnode **nb, *hn, *next;
-	size_t i, size = t->nb * 2;
-
-	/* On failure the chains just get longer. */
-	if ((nb = calloc(size, sizeof(*nb))) == NULL)
-		return;
-	for (i = 0; i < t->nb; i++) {
-		for (hn = t->b[i]; hn != NULL; hn = next) {
-			next = hn->next;
-			hn->next = nb[hn->hash & (size - 1)];
-			nb[hn->hash & (size - 1)] = hn;
-		}
-	}
-	free(t->b);
-	t->b = nb;
-	t->nb = size;
-}
-
-static void
-htab_insert(struct htab *t, struct hnode *hn)
-{
-	struct hnode **bp;
-
-	if (t->n >= t->nb)
-		htab_grow(t);
-	bp = &t->b[hn->hash & (t->nb - 1)];
-	hn->next = *bp;
-	*bp = hn;
-	t->n++;
-}
-
-static void
-htab_remove(struct htab *t, struct hnode *hn)
-{
-	struct hnode **pp;
-
-	pp = &t->b[hn->hash & (t->nb - 1)];
-	while (*pp != hn)
-		pp = &(*pp)->next;
-	*pp = hn->next;
-	t->n--;
-}
-
-static struct hnode *
-htab_first(const struct htab *t, uint64_t hash)
-{
-	return t->b[hash & (t->nb - 1)];
+	return (uint32_t)h;
 }
 
 /* The 16-byte key of an address, or -1 for an unknown family. */
@@ -212,83 +147,295 @@ addr_key(int family, const uint8_t *addr, uint8_t key[16])
 	return 0;
 }
 
-static struct luid *
-uid_find(const struct learn *l, uid_t uid, uint64_t h)
-{
-	struct hnode *hn;
+/* --- hash tables ---------------------------------------------------- */
 
-	for (hn = htab_first(&l->uids, h); hn != NULL; hn = hn->next)
-		if (hn->hash == h && ((struct luid *)hn)->uid == uid)
-			return (struct luid *)hn;
-	return NULL;
+/* The link and the hash of element i, per table. */
+struct hops {
+	uint32_t	*(*link)(struct learn *, uint32_t);
+	uint32_t	 (*hash)(struct learn *, uint32_t);
+};
+
+static uint32_t *
+entry_link(struct learn *l, uint32_t i)
+{
+	return &l->ev[i].a_next;
 }
 
-static struct group *
-group_find(const struct learn *l, uid_t uid, const char *name, size_t len,
-    uint64_t h)
+static uint32_t
+entry_hash(struct learn *l, uint32_t i)
 {
-	struct hnode *hn;
-	struct group *g;
-
-	for (hn = htab_first(&l->groups, h); hn != NULL; hn = hn->next) {
-		g = (struct group *)hn;
-		if (hn->hash == h && g->uid == uid && g->namelen == len &&
-		    memcmp(g->name, name, len) == 0)
-			return g;
-	}
-	return NULL;
+	return hash_addr(l, l->ev[i].family, l->ev[i].addr);
 }
 
-static struct anode *
-anode_find(const struct learn *l, int family, const uint8_t *key,
-    uint64_t h)
+static uint32_t *
+group_link(struct learn *l, uint32_t i)
 {
-	struct hnode *hn;
-	struct anode *an;
-
-	for (hn = htab_first(&l->addrs, h); hn != NULL; hn = hn->next) {
-		an = (struct anode *)hn;
-		if (hn->hash == h && an->family == family &&
-		    memcmp(an->addr, key, 16) == 0)
-			return an;
-	}
-	return NULL;
+	return &l->gv[i].hnext;
 }
 
-/* The entry of g for an: walk whichever list is shorter. */
-static struct entry *
-entry_find(const struct group *g, const struct anode *an)
+static uint32_t
+group_hash(struct learn *l, uint32_t i)
 {
-	struct entry *e;
+	return l->gv[i].hash;
+}
 
-	if (g->n <= an->n) {
-		for (e = g->head; e != NULL; e = e->g_next)
-			if (e->an == an)
-				return e;
-	} else {
-		for (e = an->list; e != NULL; e = e->a_next)
-			if (e->g == g)
-				return e;
+static uint32_t *
+luid_link(struct learn *l, uint32_t i)
+{
+	return &l->uv[i].hnext;
+}
+
+static uint32_t
+luid_hash(struct learn *l, uint32_t i)
+{
+	return hash_uid(l, l->uv[i].uid);
+}
+
+static const struct hops addr_ops = { entry_link, entry_hash };
+static const struct hops group_ops = { group_link, group_hash };
+static const struct hops uid_ops = { luid_link, luid_hash };
+
+static int
+htab_init(struct htab *t)
+{
+	t->nb = HTAB_MIN;
+	t->n = 0;
+	if ((t->b = malloc(t->nb * sizeof(*t->b))) == NULL)
+		return -1;
+	memset(t->b, 0xff, t->nb * sizeof(*t->b));
+	return 0;
+}
+
+static uint32_t *
+htab_head(const struct htab *t, uint32_t hash)
+{
+	return &t->b[hash & (t->nb - 1)];
+}
+
+/*
+ * Double the buckets. Each old chain goes, in its order, to the two
+ * buckets it splits into, so the holders of an address keep theirs.
+ */
+static void
+htab_grow(struct learn *l, struct htab *t, const struct hops *o)
+{
+	uint32_t *nb, *tail[2], i, next, c;
+	size_t k, size = t->nb * 2;
+
+	/* On failure the chains just get longer. */
+	if (size > (size_t)UINT32_MAX + 1 ||
+	    (nb = malloc(size * sizeof(*nb))) == NULL)
+		return;
+	memset(nb, 0xff, size * sizeof(*nb));
+	for (k = 0; k < t->nb; k++) {
+		tail[0] = &nb[k];
+		tail[1] = &nb[k + t->nb];
+		for (i = t->b[k]; i != NIL; i = next) {
+			next = *o->link(l, i);
+			c = (o->hash(l, i) & (uint32_t)(size - 1)) != k;
+			*o->link(l, i) = NIL;
+			*tail[c] = i;
+			tail[c] = o->link(l, i);
+		}
 	}
-	return NULL;
+	free(t->b);
+	t->b = nb;
+	t->nb = size;
 }
 
 static void
-heap_set(struct learn *l, size_t i, struct entry *e)
+htab_push(struct learn *l, struct htab *t, const struct hops *o, uint32_t i,
+    uint32_t hash)
+{
+	uint32_t *bp;
+
+	if (t->n >= t->nb)
+		htab_grow(l, t, o);
+	bp = htab_head(t, hash);
+	*o->link(l, i) = *bp;
+	*bp = i;
+	t->n++;
+}
+
+static void
+htab_remove(struct learn *l, struct htab *t, const struct hops *o,
+    uint32_t i, uint32_t hash)
+{
+	uint32_t *pp = htab_head(t, hash);
+
+	while (*pp != i)
+		pp = o->link(l, *pp);
+	*pp = *o->link(l, i);
+	t->n--;
+}
+
+/* --- slabs ------------------------------------------------------------ */
+
+/* Room for one more element in an array of size-octet slots. */
+static int
+slab_grow(void **v, uint32_t *cap, size_t size, size_t limit)
+{
+	size_t ncap = *cap ? (size_t)*cap * 2 : SLAB_MIN;
+	void *nv;
+
+	if (ncap > limit)
+		ncap = limit;
+	if (ncap <= *cap) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((nv = reallocarray(*v, ncap, size)) == NULL)
+		return -1;
+	*v = nv;
+	*cap = (uint32_t)ncap;
+	return 0;
+}
+
+static uint32_t
+entry_alloc(struct learn *l)
+{
+	uint32_t i;
+
+	if (l->efree == NIL) {
+		uint32_t old = l->ecap;
+
+		if (slab_grow((void **)&l->ev, &l->ecap, sizeof(*l->ev),
+		    l->max_entries) == -1)
+			return NIL;
+		for (i = l->ecap; i > old; i--) {
+			l->ev[i - 1].family = 0;
+			l->ev[i - 1].a_next = l->efree;
+			l->efree = i - 1;
+		}
+	}
+	i = l->efree;
+	l->efree = l->ev[i].a_next;
+	return i;
+}
+
+static void
+entry_dealloc(struct learn *l, uint32_t i)
+{
+	l->ev[i].family = 0;
+	l->ev[i].a_next = l->efree;
+	l->efree = i;
+}
+
+static uint32_t
+group_alloc(struct learn *l)
+{
+	uint32_t i;
+
+	if (l->gfree == NIL) {
+		uint32_t old = l->gcap;
+
+		if (slab_grow((void **)&l->gv, &l->gcap, sizeof(*l->gv),
+		    l->max_entries) == -1)
+			return NIL;
+		for (i = l->gcap; i > old; i--) {
+			l->gv[i - 1].name = NULL;
+			l->gv[i - 1].hnext = l->gfree;
+			l->gfree = i - 1;
+		}
+	}
+	i = l->gfree;
+	l->gfree = l->gv[i].hnext;
+	return i;
+}
+
+static uint32_t
+luid_alloc(struct learn *l)
+{
+	uint32_t i;
+
+	if (l->ufree == NIL) {
+		uint32_t old = l->ucap;
+
+		if (slab_grow((void **)&l->uv, &l->ucap, sizeof(*l->uv),
+		    l->max_entries) == -1)
+			return NIL;
+		for (i = l->ucap; i > old; i--) {
+			l->uv[i - 1].hnext = l->ufree;
+			l->ufree = i - 1;
+		}
+	}
+	i = l->ufree;
+	l->ufree = l->uv[i].hnext;
+	return i;
+}
+
+/* --- finding ---------------------------------------------------------- */
+
+static uint32_t
+uid_find(const struct learn *l, uid_t uid, uint32_t h)
+{
+	uint32_t i;
+
+	for (i = *htab_head(&l->uids, h); i != NIL; i = l->uv[i].hnext)
+		if (l->uv[i].uid == uid)
+			return i;
+	return NIL;
+}
+
+static uint32_t
+group_find(const struct learn *l, uid_t uid, const char *name, size_t len,
+    uint32_t h)
+{
+	const struct group *g;
+	uint32_t i;
+
+	for (i = *htab_head(&l->groups, h); i != NIL; i = g->hnext) {
+		g = &l->gv[i];
+		if (g->hash == h && g->uid == uid &&
+		    strncmp(g->name, name, len) == 0 && g->name[len] == '\0')
+			return i;
+	}
+	return NIL;
+}
+
+static bool
+entry_is(const struct entry *e, int family, const uint8_t *key)
+{
+	return e->family == family && memcmp(e->addr, key, 16) == 0;
+}
+
+/* g's entry for the address: a walk over g's list, at most the cap. */
+static uint32_t
+entry_find(const struct learn *l, uint32_t g, int family, const uint8_t *key)
+{
+	uint32_t i;
+
+	for (i = l->gv[g].head; i != NIL; i = l->ev[i].g_next)
+		if (entry_is(&l->ev[i], family, key))
+			return i;
+	return NIL;
+}
+
+/* --- the heap --------------------------------------------------------- */
+
+static void
+heap_set(struct learn *l, size_t i, uint32_t e)
 {
 	l->heap[i] = e;
-	e->hidx = i;
+	l->ev[e].hidx = (uint32_t)i;
+}
+
+static uint64_t
+heap_exp(const struct learn *l, size_t i)
+{
+	return l->ev[l->heap[i]].expires_ms;
 }
 
 static void
 heap_up(struct learn *l, size_t i)
 {
-	struct entry *e = l->heap[i];
+	uint32_t e = l->heap[i];
+	uint64_t x = l->ev[e].expires_ms;
 	size_t p;
 
 	while (i > 0) {
 		p = (i - 1) / 2;
-		if (l->heap[p]->expires_ms <= e->expires_ms)
+		if (heap_exp(l, p) <= x)
 			break;
 		heap_set(l, i, l->heap[p]);
 		i = p;
@@ -299,17 +446,17 @@ heap_up(struct learn *l, size_t i)
 static void
 heap_down(struct learn *l, size_t i)
 {
-	struct entry *e = l->heap[i];
+	uint32_t e = l->heap[i];
+	uint64_t x = l->ev[e].expires_ms;
 	size_t c;
 
 	for (;;) {
 		c = 2 * i + 1;
 		if (c >= l->n)
 			break;
-		if (c + 1 < l->n &&
-		    l->heap[c + 1]->expires_ms < l->heap[c]->expires_ms)
+		if (c + 1 < l->n && heap_exp(l, c + 1) < heap_exp(l, c))
 			c++;
-		if (e->expires_ms <= l->heap[c]->expires_ms)
+		if (x <= heap_exp(l, c))
 			break;
 		heap_set(l, i, l->heap[c]);
 		i = c;
@@ -319,24 +466,28 @@ heap_down(struct learn *l, size_t i)
 
 /* e's expiry changed. */
 static void
-heap_fix(struct learn *l, struct entry *e)
+heap_fix(struct learn *l, uint32_t e)
 {
-	heap_up(l, e->hidx);
-	heap_down(l, e->hidx);
+	heap_up(l, l->ev[e].hidx);
+	heap_down(l, l->ev[e].hidx);
 }
 
 /* Room for one more entry in the heap. */
 static int
 heap_reserve(struct learn *l)
 {
-	struct entry **v;
+	uint32_t *v;
 	size_t cap;
 
 	if (l->n < l->heapcap)
 		return 0;
-	cap = l->heapcap ? l->heapcap * 2 : HEAP_MIN;
+	cap = l->heapcap ? l->heapcap * 2 : SLAB_MIN;
 	if (cap > l->max_entries)
 		cap = l->max_entries;
+	if (cap <= l->n) {
+		errno = ENOMEM;
+		return -1;
+	}
 	if ((v = reallocarray(l->heap, cap, sizeof(*v))) == NULL)
 		return -1;
 	l->heap = v;
@@ -344,166 +495,152 @@ heap_reserve(struct learn *l)
 	return 0;
 }
 
-static void
-uid_release(struct learn *l, struct luid *u)
-{
-	if (u->groups != NULL)
-		return;
-	htab_remove(&l->uids, &u->hn);
-	free(u);
-}
+/* --- lists ------------------------------------------------------------ */
 
 static void
-group_release(struct learn *l, struct group *g)
+group_unlink(struct learn *l, uint32_t i)
 {
-	if (g->n != 0)
-		return;
-	if (g->u_prev != NULL)
-		g->u_prev->u_next = g->u_next;
-	else
-		g->u->groups = g->u_next;
-	if (g->u_next != NULL)
-		g->u_next->u_prev = g->u_prev;
-	htab_remove(&l->groups, &g->hn);
-	uid_release(l, g->u);
-	free(g);
-}
+	struct entry *e = &l->ev[i];
+	struct group *g = &l->gv[e->g];
 
-static void
-anode_release(struct learn *l, struct anode *an)
-{
-	if (an->n != 0)
-		return;
-	htab_remove(&l->addrs, &an->hn);
-	free(an);
-}
-
-static void
-group_unlink(struct entry *e)
-{
-	struct group *g = e->g;
-
-	if (e->g_prev != NULL)
-		e->g_prev->g_next = e->g_next;
+	if (e->g_prev != NIL)
+		l->ev[e->g_prev].g_next = e->g_next;
 	else
 		g->head = e->g_next;
-	if (e->g_next != NULL)
-		e->g_next->g_prev = e->g_prev;
+	if (e->g_next != NIL)
+		l->ev[e->g_next].g_prev = e->g_prev;
 	else
 		g->tail = e->g_prev;
 	g->n--;
 }
 
 static void
-group_append(struct entry *e)
+group_append(struct learn *l, uint32_t i)
 {
-	struct group *g = e->g;
+	struct entry *e = &l->ev[i];
+	struct group *g = &l->gv[e->g];
 
-	e->g_next = NULL;
+	e->g_next = NIL;
 	e->g_prev = g->tail;
-	if (g->tail != NULL)
-		g->tail->g_next = e;
+	if (g->tail != NIL)
+		l->ev[g->tail].g_next = i;
 	else
-		g->head = e;
-	g->tail = e;
+		g->head = i;
+	g->tail = i;
 	g->n++;
 }
 
 static void
-anode_unlink(struct entry *e)
+lru_unlink(struct learn *l, uint32_t i)
 {
-	struct anode *an = e->an;
+	struct entry *e = &l->ev[i];
 
-	if (e->a_prev != NULL)
-		e->a_prev->a_next = e->a_next;
-	else
-		an->list = e->a_next;
-	if (e->a_next != NULL)
-		e->a_next->a_prev = e->a_prev;
-	an->n--;
-}
-
-static void
-anode_push(struct entry *e)
-{
-	struct anode *an = e->an;
-
-	e->a_prev = NULL;
-	e->a_next = an->list;
-	if (an->list != NULL)
-		an->list->a_prev = e;
-	an->list = e;
-	an->n++;
-}
-
-static void
-lru_unlink(struct learn *l, struct entry *e)
-{
-	if (e->l_prev != NULL)
-		e->l_prev->l_next = e->l_next;
+	if (e->l_prev != NIL)
+		l->ev[e->l_prev].l_next = e->l_next;
 	else
 		l->lru_head = e->l_next;
-	if (e->l_next != NULL)
-		e->l_next->l_prev = e->l_prev;
+	if (e->l_next != NIL)
+		l->ev[e->l_next].l_prev = e->l_prev;
 	else
 		l->lru_tail = e->l_prev;
 }
 
 static void
-lru_append(struct learn *l, struct entry *e)
+lru_append(struct learn *l, uint32_t i)
 {
-	e->l_next = NULL;
+	struct entry *e = &l->ev[i];
+
+	e->l_next = NIL;
 	e->l_prev = l->lru_tail;
-	if (l->lru_tail != NULL)
-		l->lru_tail->l_next = e;
+	if (l->lru_tail != NIL)
+		l->ev[l->lru_tail].l_next = i;
 	else
-		l->lru_head = e;
-	l->lru_tail = e;
+		l->lru_head = i;
+	l->lru_tail = i;
 }
 
-/* Unlinks and frees e, then its group, uid and address if now empty. */
+/* --- removal ---------------------------------------------------------- */
+
 static void
-entry_remove(struct learn *l, struct entry *e)
+uid_release(struct learn *l, uint32_t u)
 {
-	struct entry *last;
-	struct group *g = e->g;
-	struct anode *an = e->an;
-	size_t i = e->hidx;
+	if (l->uv[u].groups != NIL)
+		return;
+	htab_remove(l, &l->uids, &uid_ops, u, hash_uid(l, l->uv[u].uid));
+	l->uv[u].hnext = l->ufree;
+	l->ufree = u;
+}
+
+static void
+group_release(struct learn *l, uint32_t i)
+{
+	struct group *g = &l->gv[i];
+	uint32_t u;
+
+	if (g->n != 0)
+		return;
+	u = uid_find(l, g->uid, hash_uid(l, g->uid));
+	if (g->u_prev != NIL)
+		l->gv[g->u_prev].u_next = g->u_next;
+	else
+		l->uv[u].groups = g->u_next;
+	if (g->u_next != NIL)
+		l->gv[g->u_next].u_prev = g->u_prev;
+	htab_remove(l, &l->groups, &group_ops, i, g->hash);
+	free(g->name);
+	g->name = NULL;
+	g->hnext = l->gfree;
+	l->gfree = i;
+	uid_release(l, u);
+}
+
+/* Unlinks and frees entry i, then its group and uid if now empty. */
+static void
+entry_remove(struct learn *l, uint32_t i)
+{
+	struct entry *e = &l->ev[i];
+	uint32_t last, g = e->g;
+	size_t h = e->hidx;
 
 	last = l->heap[--l->n];
-	if (last != e) {
-		heap_set(l, i, last);
+	if (last != i) {
+		heap_set(l, h, last);
 		heap_fix(l, last);
 	}
-	lru_unlink(l, e);
-	group_unlink(e);
-	anode_unlink(e);
-	free(e);
+	lru_unlink(l, i);
+	group_unlink(l, i);
+	htab_remove(l, &l->addrs, &addr_ops, i, entry_hash(l, i));
+	entry_dealloc(l, i);
 	group_release(l, g);
-	anode_release(l, an);
 }
 
-/* Whether removing e takes its address away from its uid. */
+/* Whether removing entry i takes its address away from its uid. */
 static bool
-must_revoke(const struct entry *e, uint64_t now_ms)
+must_revoke(const struct learn *l, uint32_t i, uint64_t now_ms)
 {
-	const struct entry *o;
+	const struct entry *e = &l->ev[i], *o;
+	uint32_t j, uid = l->gv[e->g].uid;
 
 	if (e->expires_ms <= now_ms)
 		return false;
-	for (o = e->an->list; o != NULL; o = o->a_next)
-		if (o != e && o->g->uid == e->g->uid && o->expires_ms > now_ms)
+	for (j = *htab_head(&l->addrs, hash_addr(l, e->family, e->addr));
+	    j != NIL; j = o->a_next) {
+		o = &l->ev[j];
+		if (j != i && entry_is(o, e->family, e->addr) &&
+		    l->gv[o->g].uid == uid && o->expires_ms > now_ms)
 			return false;
+	}
 	return true;
 }
 
 static void
-report(const struct entry *e, struct learn_addr *evicted, size_t *nevicted)
+report(const struct learn *l, uint32_t i, struct learn_addr *evicted,
+    size_t *nevicted)
 {
 	struct learn_addr *ea = &evicted[(*nevicted)++];
 
-	ea->family = e->an->family;
-	memcpy(ea->addr, e->an->addr, sizeof(ea->addr));
+	ea->family = l->ev[i].family;
+	memcpy(ea->addr, l->ev[i].addr, sizeof(ea->addr));
 }
 
 /*
@@ -511,28 +648,125 @@ report(const struct entry *e, struct learn_addr *evicted, size_t *nevicted)
  * hold no grant, so removing them costs the app nothing.
  */
 static void
-trim(struct learn *l, struct group *g, struct entry *keep, uint64_t now_ms,
+trim(struct learn *l, uint32_t g, uint32_t keep, uint64_t now_ms,
     struct learn_addr *evicted, size_t nevicted_max, size_t *nevicted)
 {
-	struct entry *e, *next;
+	uint32_t e, next;
 
-	for (e = g->head; e != NULL && g->n > l->max_per_name; e = next) {
-		next = e->g_next;
-		if (e != keep && e->expires_ms <= now_ms)
+	for (e = l->gv[g].head; e != NIL && l->gv[g].n > l->max_per_name;
+	    e = next) {
+		next = l->ev[e].g_next;
+		if (e != keep && l->ev[e].expires_ms <= now_ms)
 			entry_remove(l, e);
 	}
-	while (g->n > l->max_per_name) {
-		if ((e = g->head) == keep)
-			e = e->g_next;
-		if (must_revoke(e, now_ms)) {
+	while (l->gv[g].n > l->max_per_name) {
+		if ((e = l->gv[g].head) == keep)
+			e = l->ev[e].g_next;
+		if (must_revoke(l, e, now_ms)) {
 			/* XXX the rest waits for the next add of g */
 			if (*nevicted >= nevicted_max)
 				return;
-			report(e, evicted, nevicted);
+			report(l, e, evicted, nevicted);
 		}
 		entry_remove(l, e);
 	}
 }
+
+/* The victim of a full table: the first expired, else the oldest. */
+static void
+forget_one(struct learn *l, uint64_t now_ms)
+{
+	uint32_t v = l->heap[0];
+
+	if (l->ev[v].expires_ms > now_ms)
+		v = l->lru_head;
+	entry_remove(l, v);
+}
+
+/* --- adding ----------------------------------------------------------- */
+
+/*
+ * A new entry (uid's group g for name, or a new group when g is NIL),
+ * newest everywhere. The caller made room. NIL on ENOMEM.
+ */
+static uint32_t
+insert(struct learn *l, uint32_t g, uid_t uid, const char *name, size_t len,
+    uint32_t hg, int family, const uint8_t *key, uint32_t ha,
+    uint64_t expires_ms)
+{
+	struct entry *e;
+	struct group *gp;
+	uint32_t i, u = NIL, hu;
+
+	if (heap_reserve(l) == -1 || (i = entry_alloc(l)) == NIL)
+		return NIL;
+	if (g == NIL) {
+		hu = hash_uid(l, uid);
+		if ((u = uid_find(l, uid, hu)) == NIL) {
+			if ((u = luid_alloc(l)) == NIL)
+				goto fail;
+			l->uv[u].uid = uid;
+			l->uv[u].groups = NIL;
+			htab_push(l, &l->uids, &uid_ops, u, hu);
+		}
+		if ((g = group_alloc(l)) == NIL)
+			goto fail;
+		gp = &l->gv[g];
+		if ((gp->name = malloc(len + 1)) == NULL) {
+			gp->hnext = l->gfree;
+			l->gfree = g;
+			goto fail;
+		}
+		memcpy(gp->name, name, len);
+		gp->name[len] = '\0';
+		gp->hash = hg;
+		gp->uid = uid;
+		gp->head = gp->tail = NIL;
+		gp->n = 0;
+		gp->u_prev = NIL;
+		gp->u_next = l->uv[u].groups;
+		if (gp->u_next != NIL)
+			l->gv[gp->u_next].u_prev = g;
+		l->uv[u].groups = g;
+		htab_push(l, &l->groups, &group_ops, g, hg);
+	}
+	e = &l->ev[i];
+	e->g = g;
+	e->family = (uint8_t)family;
+	memcpy(e->addr, key, 16);
+	e->expires_ms = expires_ms;
+	group_append(l, i);
+	htab_push(l, &l->addrs, &addr_ops, i, ha);
+	lru_append(l, i);
+	l->heap[l->n++] = i;
+	heap_up(l, l->n - 1);
+	return i;
+
+fail:
+	/* Nothing links the slot yet; a new uid node holds no group. */
+	entry_dealloc(l, i);
+	if (u != NIL)
+		uid_release(l, u);
+	errno = ENOMEM;
+	return NIL;
+}
+
+/* Entry i was refreshed: newest in its group, its address and the table. */
+static void
+touch(struct learn *l, uint32_t i, uint64_t expires_ms, uint32_t ha)
+{
+	l->ev[i].expires_ms = expires_ms;
+	heap_fix(l, i);
+	group_unlink(l, i);
+	group_append(l, i);
+	lru_unlink(l, i);
+	lru_append(l, i);
+	/* First in its bucket: before every other holder of the address. */
+	htab_remove(l, &l->addrs, &addr_ops, i, ha);
+	htab_push(l, &l->addrs, &addr_ops, i, ha);
+}
+
+/* --- the API ---------------------------------------------------------- */
 
 static unsigned
 clamp_per_name(unsigned n)
@@ -544,70 +778,92 @@ clamp_per_name(unsigned n)
 	return n;
 }
 
+static size_t
+clamp_entries(size_t n)
+{
+	return n > LEARN_ENTRIES_MAX ? LEARN_ENTRIES_MAX : n;
+}
+
+size_t
+learn_entries_for_cache(unsigned cache_size)
+{
+	size_t n = (size_t)cache_size * LEARN_PER_ANSWER;
+
+	if (n < LEARN_ENTRIES_MIN)
+		n = LEARN_ENTRIES_MIN;
+	return clamp_entries(n);
+}
+
+static int
+learn_init(struct learn *l, unsigned max_per_name, size_t max_entries,
+    uint64_t seed)
+{
+	memset(l, 0, sizeof(*l));
+	l->efree = l->gfree = l->ufree = NIL;
+	l->lru_head = l->lru_tail = NIL;
+	l->max_per_name = clamp_per_name(max_per_name);
+	l->max_entries = clamp_entries(max_entries);
+	l->seed = seed;
+	if (htab_init(&l->addrs) == -1 || htab_init(&l->groups) == -1 ||
+	    htab_init(&l->uids) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* Frees what l holds, not l. */
+static void
+learn_fini(struct learn *l)
+{
+	uint32_t i;
+
+	for (i = 0; i < l->gcap; i++)
+		free(l->gv[i].name);
+	free(l->ev);
+	free(l->gv);
+	free(l->uv);
+	free(l->addrs.b);
+	free(l->groups.b);
+	free(l->uids.b);
+	free(l->heap);
+}
+
 struct learn *
 learn_new(unsigned max_per_name, size_t max_entries)
 {
 	struct learn *l;
+	uint64_t seed;
 
 	if (max_entries == 0) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if ((l = calloc(1, sizeof(*l))) == NULL)
+	if ((l = malloc(sizeof(*l))) == NULL)
 		return NULL;
-	l->max_per_name = clamp_per_name(max_per_name);
-	l->max_entries = max_entries;
 	/*
 	 * Answers can be chosen by whoever serves a name, so the hashes are
 	 * seeded from the kernel's random pool (the heap address, which ASLR
 	 * varies, should that fail).
 	 */
-	if (getrandom(&l->seed, sizeof(l->seed), GRND_NONBLOCK) !=
-	    sizeof(l->seed))
-		l->seed = (uint64_t)(uintptr_t)l;
-	l->seed = fmix(l->seed ^ 0x9e3779b97f4a7c15ULL);
-	if (htab_init(&l->uids) == -1 || htab_init(&l->groups) == -1 ||
-	    htab_init(&l->addrs) == -1) {
-		learn_free(l);
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)(uintptr_t)l;
+	if (learn_init(l, max_per_name, max_entries,
+	    fmix(seed ^ 0x9e3779b97f4a7c15ULL)) == -1) {
+		learn_fini(l);
+		free(l);
 		errno = ENOMEM;
 		return NULL;
 	}
 	return l;
 }
 
-static void
-htab_free_nodes(struct htab *t)
-{
-	struct hnode *hn, *next;
-	size_t i;
-
-	if (t->b == NULL)
-		return;
-	for (i = 0; i < t->nb; i++) {
-		for (hn = t->b[i]; hn != NULL; hn = next) {
-			next = hn->next;
-			free(hn);
-		}
-	}
-	free(t->b);
-}
-
 void
 learn_free(struct learn *l)
 {
-	struct entry *e, *next;
-
 	if (l == NULL)
 		return;
-	for (e = l->lru_head; e != NULL; e = next) {
-		next = e->l_next;
-		free(e);
-	}
-	/* Each node begins with its hash node, so free(hn) frees it. */
-	htab_free_nodes(&l->groups);
-	htab_free_nodes(&l->addrs);
-	htab_free_nodes(&l->uids);
-	free(l->heap);
+	learn_fini(l);
 	free(l);
 }
 
@@ -618,16 +874,61 @@ learn_set_max_per_name(struct learn *l, unsigned max_per_name)
 }
 
 int
+learn_set_max_entries(struct learn *l, size_t max_entries, uint64_t now_ms)
+{
+	struct learn nl;
+	struct entry *e;
+	struct group *g;
+	uint32_t i, ng;
+
+	if (max_entries == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	max_entries = clamp_entries(max_entries);
+	while (l->n > max_entries)
+		forget_one(l, now_ms);
+	if (max_entries >= l->max_entries || (l->ecap <= max_entries &&
+	    l->gcap <= max_entries && l->ucap <= max_entries &&
+	    l->heapcap <= max_entries)) {
+		l->max_entries = max_entries;
+		return 0;
+	}
+	/*
+	 * Smaller: a new table, its arrays no larger than the bound, with
+	 * the entries added again oldest first, so that every order (name,
+	 * address holders, table) comes out as it was.
+	 */
+	if (learn_init(&nl, l->max_per_name, max_entries, l->seed) == -1)
+		goto fail;
+	for (i = l->lru_head; i != NIL; i = e->l_next) {
+		e = &l->ev[i];
+		g = &l->gv[e->g];
+		ng = group_find(&nl, g->uid, g->name, strlen(g->name),
+		    g->hash);
+		if (insert(&nl, ng, g->uid, g->name, strlen(g->name), g->hash,
+		    e->family, e->addr, entry_hash(l, i), e->expires_ms) ==
+		    NIL)
+			goto fail;
+	}
+	learn_fini(l);
+	*l = nl;
+	return 0;
+fail:
+	/* The old arrays stay: still within the new bound in entries. */
+	learn_fini(&nl);
+	l->max_entries = max_entries;
+	errno = ENOMEM;
+	return -1;
+}
+
+int
 learn_add(struct learn *l, uid_t uid, const char *name, int family,
     const uint8_t *addr, uint64_t expires_ms, uint64_t now_ms,
     struct learn_addr *evicted, size_t nevicted_max, size_t *nevicted)
 {
 	uint8_t key[16];
-	uint64_t hg, ha, hu;
-	struct group *g;
-	struct anode *an;
-	struct entry *e, *v;
-	struct luid *u = NULL;
+	uint32_t hg, ha, g, e;
 	size_t len;
 
 	*nevicted = 0;
@@ -639,143 +940,82 @@ learn_add(struct learn *l, uid_t uid, const char *name, int family,
 	hg = hash_group(l, uid, name, len);
 	ha = hash_addr(l, family, key);
 	g = group_find(l, uid, name, len, hg);
-	an = anode_find(l, family, key, ha);
-
-	if (g != NULL && an != NULL && (e = entry_find(g, an)) != NULL) {
-		e->expires_ms = expires_ms;
-		heap_fix(l, e);
-		group_unlink(e);
-		group_append(e);
-		anode_unlink(e);
-		anode_push(e);
-		lru_unlink(l, e);
-		lru_append(l, e);
+	if (g != NIL && (e = entry_find(l, g, family, key)) != NIL) {
+		touch(l, e, expires_ms, ha);
 		goto cap;
 	}
-
 	if (l->n >= l->max_entries) {
-		/* The expired entry that expired first, else the oldest. */
-		v = l->heap[0];
-		if (v->expires_ms > now_ms)
-			v = l->lru_head;
 		/*
 		 * Forgotten, not revoked: a full table must not close what
 		 * another app resolved. Its grant runs out with its TTL.
 		 */
-		entry_remove(l, v);
-		/* That may have freed g or an. */
+		forget_one(l, now_ms);
+		/* That may have freed g. */
 		g = group_find(l, uid, name, len, hg);
-		an = anode_find(l, family, key, ha);
 	}
-
-	if (heap_reserve(l) == -1)
+	if ((e = insert(l, g, uid, name, len, hg, family, key, ha,
+	    expires_ms)) == NIL)
 		return -1;
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return -1;
-	if (g == NULL) {
-		hu = hash_uid(l, uid);
-		if ((u = uid_find(l, uid, hu)) == NULL) {
-			if ((u = calloc(1, sizeof(*u))) == NULL)
-				goto fail;
-			u->hn.hash = hu;
-			u->uid = uid;
-			htab_insert(&l->uids, &u->hn);
-		}
-		if ((g = calloc(1, sizeof(*g) + len + 1)) == NULL)
-			goto fail;
-		g->hn.hash = hg;
-		g->uid = uid;
-		g->namelen = len;
-		memcpy(g->name, name, len);
-		g->u = u;
-		g->u_next = u->groups;
-		if (u->groups != NULL)
-			u->groups->u_prev = g;
-		u->groups = g;
-		htab_insert(&l->groups, &g->hn);
-	}
-	if (an == NULL) {
-		if ((an = calloc(1, sizeof(*an))) == NULL)
-			goto fail;
-		an->hn.hash = ha;
-		an->family = family;
-		memcpy(an->addr, key, sizeof(an->addr));
-		htab_insert(&l->addrs, &an->hn);
-	}
-
-	e->g = g;
-	e->an = an;
-	e->expires_ms = expires_ms;
-	group_append(e);
-	anode_push(e);
-	lru_append(l, e);
-	l->heap[l->n++] = e;
-	heap_up(l, l->n - 1);
-
+	g = l->ev[e].g;
 cap:
 	trim(l, g, e, now_ms, evicted, nevicted_max, nevicted);
 	return 0;
-
-fail:
-	/* Drop the nodes made for e; existing ones hold entries. */
-	free(e);
-	if (g != NULL)
-		group_release(l, g);
-	else if (u != NULL)
-		uid_release(l, u);
-	errno = ENOMEM;
-	return -1;
 }
 
 bool
 learn_lookup(const struct learn *l, uid_t uid, int family,
     const uint8_t *addr, struct learn_hit *out)
 {
+	const struct entry *e, *any = NULL;
 	uint8_t key[16];
-	struct anode *an;
-	struct entry *e;
+	uint32_t i;
 
 	if (addr_key(family, addr, key) == -1)
 		return false;
-	if ((an = anode_find(l, family, key, hash_addr(l, family, key))) ==
-	    NULL)
-		return false;
-	for (e = an->list; e != NULL; e = e->a_next)
-		if (e->g->uid == uid)
+	/* The holders of an address are in the bucket newest first. */
+	for (i = *htab_head(&l->addrs, hash_addr(l, family, key)); i != NIL;
+	    i = e->a_next) {
+		e = &l->ev[i];
+		if (!entry_is(e, family, key))
+			continue;
+		if (any == NULL)
+			any = e;
+		if (l->gv[e->g].uid == uid) {
+			any = e;
 			break;
-	if (e == NULL)
-		e = an->list;
-	out->uid = e->g->uid;
-	out->name = e->g->name;
-	out->expires_ms = e->expires_ms;
+		}
+	}
+	if (any == NULL)
+		return false;
+	out->uid = l->gv[any->g].uid;
+	out->name = l->gv[any->g].name;
+	out->expires_ms = any->expires_ms;
 	return true;
 }
 
 void
 learn_forget_uid(struct learn *l, uid_t uid)
 {
-	uint64_t h = hash_uid(l, uid);
-	struct luid *u;
+	uint32_t h = hash_uid(l, uid), u;
 
 	/* The last entry of a uid frees its node: look it up each time. */
-	while ((u = uid_find(l, uid, h)) != NULL)
-		entry_remove(l, u->groups->head);
+	while ((u = uid_find(l, uid, h)) != NIL)
+		entry_remove(l, l->gv[l->uv[u].groups].head);
 }
 
 size_t
 learn_count(const struct learn *l, uid_t uid, const char *name,
     uint64_t now_ms)
 {
-	struct group *g;
-	struct entry *e;
+	uint32_t g, e;
 	size_t len, n = 0;
 
 	len = strnlen(name, DNS_NAME_TEXT_MAX);
 	if ((g = group_find(l, uid, name, len,
-	    hash_group(l, uid, name, len))) == NULL)
+	    hash_group(l, uid, name, len))) == NIL)
 		return 0;
-	for (e = g->head; e != NULL; e = e->g_next)
-		if (e->expires_ms > now_ms)
+	for (e = l->gv[g].head; e != NIL; e = l->ev[e].g_next)
+		if (l->ev[e].expires_ms > now_ms)
 			n++;
 	return n;
 }
@@ -784,4 +1024,26 @@ size_t
 learn_size(const struct learn *l)
 {
 	return l->n;
+}
+
+size_t
+learn_get_max_entries(const struct learn *l)
+{
+	return l->max_entries;
+}
+
+size_t
+learn_memory(const struct learn *l)
+{
+	size_t b = sizeof(*l), i;
+
+	b += (size_t)l->ecap * sizeof(*l->ev) +
+	    (size_t)l->gcap * sizeof(*l->gv) +
+	    (size_t)l->ucap * sizeof(*l->uv) +
+	    (l->addrs.nb + l->groups.nb + l->uids.nb) * sizeof(uint32_t) +
+	    l->heapcap * sizeof(*l->heap);
+	for (i = 0; i < l->gcap; i++)
+		if (l->gv[i].name != NULL)
+			b += strlen(l->gv[i].name) + 1;
+	return b;
 }

@@ -10,6 +10,12 @@
  * forgotten, so a late denial can still be explained ("grant expired").
  * Every operation costs a few hash lookups plus a walk over one name's
  * list (at most max_per_name) or one address's holders, never the table.
+ *
+ * Memory follows the bound, not the names seen: the table's arrays grow
+ * up to max_entries slots and no further. An entry takes 56 octets, its
+ * (uid, name) 40 octets plus the name, shared by the addresses of that
+ * name, and the hash buckets and heap up to 4 octets each per entry: about
+ * 150 octets when every entry has a name of its own (learn_memory()).
  */
 #ifndef NETD_NETD_LEARN_H
 #define NETD_NETD_LEARN_H
@@ -23,6 +29,11 @@
 /* Bounds of max_per_name; values outside are clamped. */
 #define LEARN_PER_NAME_MIN	1
 #define LEARN_PER_NAME_MAX	1024
+/* max_entries above this is clamped (indices are 32 bits). */
+#define LEARN_ENTRIES_MAX	((size_t)1 << 28)
+/* learn_entries_for_cache(): entries per cached answer, and the floor. */
+#define LEARN_PER_ANSWER	4
+#define LEARN_ENTRIES_MIN	4096
 
 struct learn;
 
@@ -40,11 +51,20 @@ struct learn_hit {
 };
 
 /*
- * A table of at most max_entries entries (which bounds its memory) and
- * at most max_per_name addresses per (uid, name), clamped to
- * LEARN_PER_NAME_MIN..LEARN_PER_NAME_MAX. Returns NULL on error (errno
- * ENOMEM, or EINVAL when max_entries is 0). Caller frees with
- * learn_free().
+ * The bound the DNS proxy gives the table for a cache of cache_size
+ * answers: LEARN_PER_ANSWER entries per answer (an answer carries a few
+ * addresses, and more than one app may learn them), at least
+ * LEARN_ENTRIES_MIN (a proxy without a cache still learns), at most
+ * LEARN_ENTRIES_MAX.
+ */
+size_t		 learn_entries_for_cache(unsigned cache_size);
+
+/*
+ * A table of at most max_entries entries (which bounds its memory;
+ * clamped to LEARN_ENTRIES_MAX) and at most max_per_name addresses per
+ * (uid, name), clamped to LEARN_PER_NAME_MIN..LEARN_PER_NAME_MAX. Returns
+ * NULL on error (errno ENOMEM, or EINVAL when max_entries is 0). Caller
+ * frees with learn_free().
  */
 struct learn	*learn_new(unsigned max_per_name, size_t max_entries);
 /* Frees the table and every name it handed out. Accepts NULL. */
@@ -55,6 +75,18 @@ void		 learn_free(struct learn *);
  * a (uid, name) over the new cap is trimmed by its next learn_add().
  */
 void		 learn_set_max_per_name(struct learn *, unsigned);
+
+/*
+ * A new bound (reload), clamped as in learn_new(). A lower one removes
+ * entries at once as a full table does (the first expired, else the least
+ * recently refreshed; forgotten, not revoked) and moves the rest into
+ * arrays no larger than the new bound. Returns 0, or -1 with errno EINVAL
+ * (0) or ENOMEM: then the entries are within the new bound all the same,
+ * only the arrays keep their old size. Invalidates learn_hit names.
+ */
+int		 learn_set_max_entries(struct learn *, size_t max_entries,
+		    uint64_t now_ms);
+size_t		 learn_get_max_entries(const struct learn *);
 
 /*
  * uid resolved name (text, as the caller compares it: lower case, NUL
@@ -84,10 +116,9 @@ void		 learn_set_max_per_name(struct learn *, unsigned);
  * trimming stops and resumes at the next learn_add() for that (uid, name):
  * an address to revoke is never removed without being reported.
  *
- * Returns 0, or -1 with errno set: EINVAL (family, name too long),
- * ENOMEM, or ENOBUFS (the table is full, its victim must be reported and
- * nevicted_max is 0). On -1 the new entry is not stored; addresses in
- * evicted[] were removed all the same and must still be revoked.
+ * Returns 0, or -1 with errno set: EINVAL (family, name too long) or
+ * ENOMEM. On -1 the new entry is not stored; addresses in evicted[] were
+ * removed all the same and must still be revoked.
  * Invalidates every learn_hit name.
  */
 int		 learn_add(struct learn *, uid_t uid, const char *name,
@@ -117,5 +148,8 @@ size_t		 learn_count(const struct learn *, uid_t uid,
 		    const char *name, uint64_t now_ms);
 /* How many entries the table holds, expired ones included. */
 size_t		 learn_size(const struct learn *);
+/* Octets the table holds in its arrays, names and buckets (not malloc's
+   own overhead). */
+size_t		 learn_memory(const struct learn *);
 
 #endif /* NETD_NETD_LEARN_H */

@@ -23,6 +23,7 @@
 #include "upstream.h"
 
 #define UPSTREAM_TRIES	2
+#define ID_POOL		256	/* query ids per getrandom() */
 
 struct sock_watch {
 	struct upstream		*u;
@@ -39,6 +40,8 @@ struct upstream {
 	struct sock_watch	*socks;
 	size_t			 pending;
 	char			 servers[CONFIG_MAX_ADDRS * 56];
+	uint16_t		 ids[ID_POOL];	/* fresh, used from the end */
+	size_t			 nids;
 };
 
 struct send_ctx {
@@ -278,12 +281,33 @@ answer_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	free(c);
 }
 
+/*
+ * A query id from the kernel's random pool. They are drawn ID_POOL at a
+ * time: one getrandom() per query was a system call in eight on the
+ * proxy's path, and ids read ahead are as unpredictable to others.
+ */
+static uint16_t
+fresh_id(struct upstream *u)
+{
+	uint16_t id;
+
+	if (u->nids == 0) {
+		if (getrandom(u->ids, sizeof(u->ids), 0) == sizeof(u->ids))
+			u->nids = ID_POOL;
+		else if (getrandom(&id, sizeof(id), 0) == sizeof(id))
+			return id;
+		else
+			return (uint16_t)random();
+	}
+	return u->ids[--u->nids];
+}
+
 int
 upstream_send(struct upstream *u, const uint8_t *query, size_t len,
     upstream_cb *cb, void *arg)
 {
+	uint8_t small[512], *q = small;
 	struct send_ctx *c;
-	uint8_t *q;
 	uint16_t id;
 
 	if (len < 12 || len > 65535) {
@@ -292,14 +316,14 @@ upstream_send(struct upstream *u, const uint8_t *query, size_t len,
 	}
 	if ((c = malloc(sizeof(*c))) == NULL)
 		return -1;
-	if ((q = malloc(len)) == NULL) {
+	/* c-ares copies the query: a copy of ours on the stack will do. */
+	if (len > sizeof(small) && (q = malloc(len)) == NULL) {
 		free(c);
 		return -1;
 	}
-	/* A fresh id the client did not choose (c-ares may pick another). */
+	/* A fresh id the client did not choose; c-ares 1.18 sends it as is. */
 	memcpy(q, query, len);
-	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-		id = (uint16_t)random();
+	id = fresh_id(u);
 	q[0] = (uint8_t)(id >> 8);
 	q[1] = (uint8_t)id;
 	c->u = u;
@@ -307,7 +331,8 @@ upstream_send(struct upstream *u, const uint8_t *query, size_t len,
 	c->arg = arg;
 	u->pending++;
 	ares_send(u->ch, q, (int)len, answer_cb, c);
-	free(q);
+	if (q != small)
+		free(q);
 	upstream_arm(u);
 	return 0;
 }

@@ -578,6 +578,7 @@ struct ment {
 
 static struct ment m[M_MAX];
 static uint64_t mclock;
+static int mmax;
 static const char *mnames[M_NAMES] = {
 	"a.example", "b.example", "c.example", "d.example"
 };
@@ -607,6 +608,38 @@ m_evict(int i, uint64_t now, struct learn_addr *out, size_t *nout)
 	m[i].used = false;
 }
 
+/* The victim of a full table: the first expired, else the oldest. */
+static int
+m_victim(uint64_t now)
+{
+	int i, v = -1;
+
+	for (i = 0; i < M_MAX; i++)
+		if (m[i].used && m[i].exp <= now &&
+		    (v == -1 || m[i].exp < m[v].exp))
+			v = i;
+	if (v == -1)
+		for (i = 0; i < M_MAX; i++)
+			if (m[i].used && (v == -1 || m[i].seq < m[v].seq))
+				v = i;
+	return v;
+}
+
+static void
+m_set_max(int max, uint64_t now)
+{
+	int i, n;
+
+	mmax = max;
+	for (;;) {
+		for (i = 0, n = 0; i < M_MAX; i++)
+			n += m[i].used;
+		if (n <= mmax)
+			break;
+		m[m_victim(now)].used = false;
+	}
+}
+
 static void
 m_add(unsigned cap, uid_t uid, int name, int family, uint8_t a,
     uint64_t exp, uint64_t now, struct learn_addr *out, size_t *nout)
@@ -621,22 +654,9 @@ m_add(unsigned cap, uid_t uid, int name, int family, uint8_t a,
 	if (k == -1) {
 		for (i = 0, n = 0; i < M_MAX; i++)
 			n += m[i].used;
-		if (n == M_MAX) {
-			v = -1;
-			for (i = 0; i < M_MAX; i++)
-				if (m[i].exp <= now &&
-				    (v == -1 || m[i].exp < m[v].exp))
-					v = i;
-			if (v == -1)
-				for (i = 0; i < M_MAX; i++)
-					if (v == -1 || m[i].seq < m[v].seq)
-						v = i;
-			if (m[v].uid == uid && m[v].family == family &&
-			    m[v].a == a && exp > now)
-				m[v].used = false;
-			else
-				m_evict(v, now, out, nout);
-		}
+		/* A full table forgets, it does not revoke. */
+		if (n >= mmax)
+			m[m_victim(now)].used = false;
 		for (k = 0; m[k].used; k++)
 			;
 		m[k].used = true;
@@ -740,6 +760,7 @@ START_TEST(test_model)
 
 	memset(m, 0, sizeof(m));
 	mclock = 0;
+	mmax = M_MAX;
 	ck_assert_ptr_nonnull(l = learn_new(cap, M_MAX));
 	for (i = 1; i < 6000; i++) {
 		x = x * 1103515245 + 12345;
@@ -760,11 +781,25 @@ START_TEST(test_model)
 			learn_set_max_per_name(l, cap);
 			continue;
 		}
+		if ((x >> 16) % 100 < 5) {
+			/* A new bound, often lower: the arrays are rebuilt. */
+			int max = 4 + (int)((x >> 4) % (M_MAX - 3));
+
+			m_set_max(max, now);
+			ck_assert_int_eq(learn_set_max_entries(l, (size_t)max,
+			    now), 0);
+			ck_assert_uint_eq(learn_get_max_entries(l),
+			    (size_t)max);
+			m_check(now);
+			continue;
+		}
 		uid = 1000 + (x >> 4) % M_UIDS;
 		name = (x >> 8) % M_NAMES;
 		fam = (x >> 12) & 1 ? AF_INET6 : AF_INET;
 		a = (x >> 20) % M_ADDRS;
-		exp = ((t + (x >> 24) % 7) << 16) | (uint64_t)i;
+		/* A quarter live long, so that full tables meet live ones. */
+		exp = ((t + (x >> 24) % 7 + ((x >> 28) % 4 == 0 ? 64 : 0)) <<
+		    16) | (uint64_t)i;
 		memset(addr, 0, sizeof(addr));
 		addr[0] = (uint8_t)a;
 		m_add(cap, uid, name, fam, (uint8_t)a, exp, now, want, &nwant);
@@ -777,6 +812,163 @@ START_TEST(test_model)
 		}
 		m_check(now);
 	}
+}
+END_TEST
+
+START_TEST(test_entries_for_cache)
+{
+	ck_assert_uint_eq(learn_entries_for_cache(0), LEARN_ENTRIES_MIN);
+	ck_assert_uint_eq(learn_entries_for_cache(1), LEARN_ENTRIES_MIN);
+	ck_assert_uint_eq(learn_entries_for_cache(10000),
+	    10000 * LEARN_PER_ANSWER);
+	/* netd.conf's largest cache_size still fits the indices. */
+	ck_assert_uint_eq(learn_entries_for_cache(10000000),
+	    10000000 * LEARN_PER_ANSWER);
+	ck_assert_uint_eq(learn_entries_for_cache(UINT32_MAX),
+	    LEARN_ENTRIES_MAX);
+}
+END_TEST
+
+/*
+ * A lower bound forgets at once, as a full table does (expired first,
+ * then the least recently refreshed; nothing reported), and what stays
+ * keeps its order: per name for the cap, per address for lookups.
+ */
+START_TEST(test_set_max_entries)
+{
+	struct learn_hit h;
+
+	ck_assert_ptr_nonnull(l = learn_new(2, 100));
+	ck_assert_int_eq(add(1000, "a.example", AF_INET, IP(10, 0, 0, 1),
+	    1000, 0), 0);
+	ck_assert_int_eq(add(1000, "a.example", AF_INET, IP(10, 0, 0, 2),
+	    1000, 1), 0);
+	ck_assert_int_eq(add(1001, "b.example", AF_INET, IP(10, 0, 0, 2),
+	    1000, 2), 0);
+	ck_assert_int_eq(add(1001, "c.example", AF_INET, IP(10, 0, 0, 3),
+	    30, 3), 0);
+	ck_assert_int_eq(add(1000, "d.example", AF_INET, IP(10, 0, 0, 2),
+	    1000, 4), 0);
+	ck_assert_int_eq(add(1002, "e.example", AF_INET, IP(10, 0, 0, 4),
+	    1000, 5), 0);
+	ck_assert_uint_eq(learn_size(l), 6);
+	errno = 0;
+	ck_assert_int_eq(learn_set_max_entries(l, 0, 50), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(learn_get_max_entries(l), 100);
+	/* Down to 4: c (expired) goes first, then a's .1 (the oldest). */
+	ck_assert_int_eq(learn_set_max_entries(l, 4, 50), 0);
+	ck_assert_uint_eq(learn_get_max_entries(l), 4);
+	ck_assert_uint_eq(learn_size(l), 4);
+	ck_assert(!learn_lookup(l, 1001, AF_INET, IP(10, 0, 0, 3), &h));
+	ck_assert(!learn_lookup(l, 1000, AF_INET, IP(10, 0, 0, 1), &h));
+	ck_assert_uint_eq(learn_count(l, 1000, "a.example", 50), 1);
+	/* The holders of .2 are still newest first: d, then b, then a. */
+	ck_assert(learn_lookup(l, 1000, AF_INET, IP(10, 0, 0, 2), &h));
+	ck_assert_str_eq(h.name, "d.example");
+	ck_assert(learn_lookup(l, 1003, AF_INET, IP(10, 0, 0, 2), &h));
+	ck_assert_str_eq(h.name, "d.example");
+	ck_assert(learn_lookup(l, 1001, AF_INET, IP(10, 0, 0, 2), &h));
+	ck_assert_str_eq(h.name, "b.example");
+	/* Full at 4: the next add forgets the oldest, a's .2. */
+	ck_assert_int_eq(add(1002, "e.example", AF_INET, IP(10, 0, 0, 5),
+	    1000, 51), 0);
+	ck_assert_uint_eq(nev, 0);
+	ck_assert_uint_eq(learn_size(l), 4);
+	ck_assert_uint_eq(learn_count(l, 1000, "a.example", 51), 0);
+	/*
+	 * The cap still works on what was moved: e holds .4 and .5; .6
+	 * makes room by forgetting b's .2, then the cap takes .4 back.
+	 */
+	ck_assert_int_eq(add(1002, "e.example", AF_INET, IP(10, 0, 0, 6),
+	    1000, 52), 0);
+	ck_assert_uint_eq(nev, 1);
+	ck_assert(ev_is(0, AF_INET, IP(10, 0, 0, 4)));
+	ck_assert_uint_eq(learn_size(l), 3);
+	ck_assert(learn_lookup(l, 1001, AF_INET, IP(10, 0, 0, 2), &h));
+	ck_assert_str_eq(h.name, "d.example");
+	/* Higher again: room for more, nothing moves. */
+	ck_assert_int_eq(learn_set_max_entries(l, 1000, 53), 0);
+	ck_assert_uint_eq(learn_size(l), 3);
+	ck_assert_int_eq(add(1003, "f.example", AF_INET, IP(10, 0, 0, 7),
+	    1000, 54), 0);
+	ck_assert_int_eq(add(1003, "g.example", AF_INET, IP(10, 0, 0, 8),
+	    1000, 54), 0);
+	ck_assert_uint_eq(learn_size(l), 5);
+	/* Clamped like learn_new(). */
+	ck_assert_int_eq(learn_set_max_entries(l, SIZE_MAX, 55), 0);
+	ck_assert_uint_eq(learn_get_max_entries(l), LEARN_ENTRIES_MAX);
+}
+END_TEST
+
+/*
+ * One address held under many names, while other adds make the hash
+ * tables grow: lookups still find the most recently refreshed holder.
+ */
+START_TEST(test_holders_order)
+{
+	struct learn_hit h;
+	char name[32];
+	uint8_t a[16];
+	uint32_t i;
+
+	ck_assert_ptr_nonnull(l = learn_new(1, 100000));
+	for (i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "n%u.example", (unsigned)i);
+		ck_assert_int_eq(add(1000 + i % 3, name, AF_INET,
+		    IP(10, 9, 9, 9), 100000, i), 0);
+		memset(a, 0, sizeof(a));
+		memcpy(a, &i, sizeof(i));
+		a[0] = 0x20;
+		snprintf(name, sizeof(name), "o%u.example", (unsigned)i);
+		ck_assert_int_eq(add(2000, name, AF_INET6, a, 100000, i), 0);
+		ck_assert(learn_lookup(l, 999, AF_INET, IP(10, 9, 9, 9), &h));
+		snprintf(name, sizeof(name), "n%u.example", (unsigned)i);
+		ck_assert_str_eq(h.name, name);
+	}
+	ck_assert(learn_lookup(l, 1000, AF_INET, IP(10, 9, 9, 9), &h));
+	ck_assert_str_eq(h.name, "n4998.example");
+	ck_assert_int_eq(add(1001, "n7.example", AF_INET, IP(10, 9, 9, 9),
+	    100000, 6000), 0);
+	ck_assert(learn_lookup(l, 1002, AF_INET, IP(10, 9, 9, 9), &h));
+	ck_assert_str_eq(h.name, "n4997.example");
+	ck_assert(learn_lookup(l, 1003, AF_INET, IP(10, 9, 9, 9), &h));
+	ck_assert_str_eq(h.name, "n7.example");
+	ck_assert_uint_eq(learn_size(l), 10000);
+}
+END_TEST
+
+/*
+ * Memory follows the bound, not the names seen: 200,000 names through a
+ * table of 10,000 entries stop growing it once full, at under 160 octets
+ * an entry (names of 16 to 17 characters).
+ */
+START_TEST(test_memory_bound)
+{
+	const size_t max = 10000;
+	size_t full = 0, bytes;
+	char name[32];
+	uint8_t a[16];
+	uint32_t i;
+
+	ck_assert_ptr_nonnull(l = learn_new(16, max));
+	for (i = 0; i < 200000; i++) {
+		snprintf(name, sizeof(name), "h%06u.bench.test", (unsigned)i);
+		memset(a, 0, sizeof(a));
+		memcpy(a, &i, sizeof(i));
+		ck_assert_int_eq(add(1000, name, AF_INET, a, 1000000 + i, i),
+		    0);
+		if (i == max)
+			full = learn_memory(l);
+	}
+	bytes = learn_memory(l);
+	ck_assert_uint_eq(learn_size(l), max);
+	ck_assert_uint_le(bytes, full + max);	/* names a character longer */
+	ck_assert_uint_lt(bytes, max * 160);
+	/* A lower bound gives the memory back. */
+	ck_assert_int_eq(learn_set_max_entries(l, 1000, 200000), 0);
+	ck_assert_uint_eq(learn_size(l), 1000);
+	ck_assert_uint_lt(learn_memory(l), 1000 * 160);
 }
 END_TEST
 
@@ -799,12 +991,16 @@ learn_suite(void)
 	tcase_add_test(core, test_family);
 	tcase_add_test(core, test_set_max_per_name);
 	tcase_add_test(core, test_model);
+	tcase_add_test(core, test_entries_for_cache);
+	tcase_add_test(core, test_set_max_entries);
+	tcase_add_test(core, test_holders_order);
 	tcase_add_checked_fixture(limits, setup, teardown);
 	tcase_set_timeout(limits, 60);
 	tcase_add_test(limits, test_max_entries);
 	tcase_add_test(limits, test_invalid);
 	tcase_add_test(limits, test_evicted_room);
 	tcase_add_test(limits, test_stress);
+	tcase_add_test(limits, test_memory_bound);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, limits);
 	return s;
