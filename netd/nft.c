@@ -454,18 +454,23 @@ batch_commit(struct nft *n, char *err, size_t errlen)
 
 	/*
 	 * The kernel runs the whole batch inside sendmsg(), so every ack is
-	 * queued by now; wait briefly only if some are still missing.
+	 * queued by now; read them, and wait (poll) only if some are still missing.
 	 */
 	pfd.fd = fd;
 	pfd.events = POLLIN;
-	while (acks < expect && poll(&pfd, 1, acks == 0 ? 1000 : 100) > 0) {
+	while (acks < expect) {
 		struct nlmsghdr *nlh;
 		int left;
 
 		r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (r == -1) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN) {
+				if (poll(&pfd, 1, acks == 0 ? 1000 : 100) > 0)
+					continue;
+				break;
+			}
 			if (errno == ENOBUFS) {
 				/* Lost acks: the outcome is unknown. */
 				seterr(err, errlen, "netlink: acks lost (%s)",
