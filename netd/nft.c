@@ -54,7 +54,7 @@
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
-#include <libnftnl/batch.h>
+#include <libnftnl/batch.h>	/* nftnl_batch_begin/end */
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
@@ -118,8 +118,15 @@
 #define FLOW_TIMEOUT_MS	120000
 #define FLOW_MAX	65536
 
-#define BATCH_PAGE	(256 * 1024)
-#define BATCH_OVERRUN	(128 * 1024)
+/*
+ * The batch is one buffer, kept between transactions up to BATCH_KEEP (a
+ * grant touches a page of it); a larger one, grown for a rebuild, is
+ * freed after its commit. Each message gets room for its upper bound plus
+ * BATCH_SLACK before it is built.
+ */
+#define BATCH_MIN	(16 * 1024)
+#define BATCH_KEEP	(64 * 1024)
+#define BATCH_SLACK	4096
 #define ELEMS_PER_MSG	512		/* keeps a NEWSETELEM under 64 KiB */
 #define MSG_ROOM	2048		/* any message but an element list */
 #define ELEM_ROOM	128		/* one element, with its attributes */
@@ -156,8 +163,10 @@ struct nft {
 	struct userve		*sv;
 	size_t			 nsv;
 
-	/* The batch being built. */
-	struct nftnl_batch	*batch;
+	/* The batch being built: buflen octets of bufcap. */
+	uint8_t			*buf;
+	size_t			 buflen;
+	size_t			 bufcap;
 	uint32_t		 seq_first;	/* first message with an ack */
 	char			**desc;		/* per message, by seq */
 	size_t			 ndesc;
@@ -261,6 +270,7 @@ nft_close(struct nft *n)
 		return;
 	ledger_reset(n);
 	free(n->sv);
+	free(n->buf);
 	if (n->nl != NULL)
 		mnl_socket_close(n->nl);
 	free(n);
@@ -298,20 +308,61 @@ batch_reset(struct nft *n)
 	free(n->desc);
 	n->desc = NULL;
 	n->ndesc = n->desc_cap = 0;
-	if (n->batch != NULL)
-		nftnl_batch_free(n->batch);
-	n->batch = NULL;
+	n->buflen = 0;
+	if (n->bufcap > BATCH_KEEP) {
+		free(n->buf);
+		n->buf = NULL;
+		n->bufcap = 0;
+	}
 	n->oom = 0;
+}
+
+/* Room for a message of at most room octets at the end of the batch. */
+static int
+batch_room(struct nft *n, size_t room)
+{
+	size_t need = n->buflen + room + BATCH_SLACK, cap;
+	uint8_t *nb;
+
+	if (need <= n->bufcap)
+		return 0;
+	cap = n->bufcap ? n->bufcap : BATCH_MIN;
+	while (cap < need)
+		cap *= 2;
+	if ((nb = realloc(n->buf, cap)) == NULL) {
+		n->oom = 1;
+		return -1;
+	}
+	n->buf = nb;
+	n->bufcap = cap;
+	return 0;
+}
+
+/*
+ * The message just built at the end of the batch joins it. One longer
+ * than the room it was given is a bug in its bound: the batch fails.
+ */
+static void
+batch_next(struct nft *n, size_t room)
+{
+	const struct nlmsghdr *nlh = (const void *)(n->buf + n->buflen);
+
+	if (nlh->nlmsg_len > room) {
+		log_warnx("%s: a message of %u octets had room for %zu",
+		    __func__, nlh->nlmsg_len, room);
+		n->oom = 1;
+	}
+	n->buflen += MNL_ALIGN(nlh->nlmsg_len);
 }
 
 static int
 batch_begin(struct nft *n)
 {
 	batch_reset(n);
-	if ((n->batch = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN)) == NULL)
+	if (batch_room(n, MSG_ROOM) == -1)
 		return -1;
-	nftnl_batch_begin(nftnl_batch_buffer(n->batch), n->seq++);
-	nftnl_batch_update(n->batch);
+	nftnl_batch_begin((char *)n->buf, n->seq++);
+	batch_next(n, MSG_ROOM);
 	n->seq_first = n->seq;
 	return 0;
 }
@@ -322,9 +373,11 @@ batch_msg(struct nft *n, uint16_t type, uint16_t flags, size_t room,
     __attribute__((format(printf, 5, 6)));
 
 /*
- * room: an upper bound of the message's size. That much of the batch page
- * is zeroed first, because libmnl 1.0.4 leaves attribute padding
- * unwritten and the bytes go to the kernel.
+ * room: an upper bound of the message's size, which the caller passes to
+ * batch_next() once the message is built. That much of the batch is
+ * zeroed first, because libmnl 1.0.4 leaves attribute padding unwritten
+ * and the bytes go to the kernel. NULL when out of memory: the batch
+ * fails at its commit.
  */
 static struct nlmsghdr *
 batch_msg(struct nft *n, uint16_t type, uint16_t flags, size_t room,
@@ -333,8 +386,9 @@ batch_msg(struct nft *n, uint16_t type, uint16_t flags, size_t room,
 	char *d = NULL;
 	va_list ap;
 
-	memset(nftnl_batch_buffer(n->batch), 0, room < BATCH_OVERRUN ? room :
-	    BATCH_OVERRUN);
+	if (batch_room(n, room) == -1)
+		return NULL;
+	memset(n->buf + n->buflen, 0, room);
 	if (n->ndesc == n->desc_cap) {
 		size_t ncap = n->desc_cap ? n->desc_cap * 2 : 32;
 		char **nd = reallocarray(n->desc, ncap, sizeof(*nd));
@@ -354,7 +408,7 @@ batch_msg(struct nft *n, uint16_t type, uint16_t flags, size_t room,
 		n->desc[n->ndesc++] = d;
 	else
 		free(d);
-	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(n->batch), type,
+	return nftnl_nlmsg_build_hdr((char *)n->buf + n->buflen, type,
 	    NFPROTO_INET, flags | NLM_F_ACK, n->seq++);
 }
 
@@ -393,9 +447,9 @@ batch_commit(struct nft *n, char *err, size_t errlen)
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct msghdr msg = { 0 };
-	struct iovec *iov = NULL;
-	int fd = mnl_socket_get_fd(n->nl), niov, first_err = 0;
-	uint32_t expect, acks = 0, len;
+	struct iovec iov;
+	int fd = mnl_socket_get_fd(n->nl), first_err = 0;
+	uint32_t expect, acks = 0;
 	struct pollfd pfd;
 	ssize_t r;
 
@@ -403,34 +457,27 @@ batch_commit(struct nft *n, char *err, size_t errlen)
 		seterr(err, errlen, "out of memory building the batch");
 		goto fail;
 	}
-	nftnl_batch_end(nftnl_batch_buffer(n->batch), n->seq++);
-	nftnl_batch_update(n->batch);
-	expect = (uint32_t)n->ndesc;
-	niov = nftnl_batch_iovec_len(n->batch);
-	if ((iov = calloc((size_t)niov, sizeof(*iov))) == NULL) {
-		seterr(err, errlen, "out of memory");
+	if (batch_room(n, MSG_ROOM) == -1) {
+		seterr(err, errlen, "out of memory building the batch");
 		goto fail;
 	}
-	nftnl_batch_iovec(n->batch, iov, (uint32_t)niov);
-	len = nftnl_batch_buffer_len(n->batch);
-	if (niov > 1 || len > 128 * 1024) {
-		int sz = 0, total = 0, i;
+	nftnl_batch_end((char *)n->buf + n->buflen, n->seq++);
+	batch_next(n, MSG_ROOM);
+	expect = (uint32_t)n->ndesc;
+	iov.iov_base = n->buf;
+	iov.iov_len = n->buflen;
+	if (n->buflen > 128 * 1024) {
+		int sz = 0, total = (int)n->buflen;
 		socklen_t sl = sizeof(sz);
 
-		for (i = 0; i < niov; i++)
-			total += (int)iov[i].iov_len;
 		getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, &sl);
 		if (sz < total * 2)
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &total,
 			    sizeof(total));
 	}
-	if (n->debug != NULL) {
-		int i;
-
-		for (i = 0; i < niov; i++)
-			mnl_nlmsg_fprintf(n->debug, iov[i].iov_base,
-			    iov[i].iov_len, sizeof(struct nfgenmsg));
-	}
+	if (n->debug != NULL)
+		mnl_nlmsg_fprintf(n->debug, n->buf, n->buflen,
+		    sizeof(struct nfgenmsg));
 	/*
 	 * Every message is acked during sendmsg(): the acks must fit in the
 	 * receive buffer, or they are lost (ENOBUFS) although the kernel
@@ -445,8 +492,8 @@ batch_commit(struct nft *n, char *err, size_t errlen)
 	}
 	msg.msg_name = &snl;
 	msg.msg_namelen = sizeof(snl);
-	msg.msg_iov = iov;
-	msg.msg_iovlen = (size_t)niov;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
 	if (sendmsg(fd, &msg, 0) == -1) {
 		seterr(err, errlen, "netlink send: %s", strerror(errno));
 		goto fail;
@@ -514,12 +561,10 @@ batch_commit(struct nft *n, char *err, size_t errlen)
 		errno = ETIMEDOUT;
 		goto fail;
 	}
-	free(iov);
 	batch_reset(n);
 	n->stats.transactions++;
 	return 0;
 fail:
-	free(iov);
 	batch_reset(n);
 	n->stats.errors++;
 	return -1;
@@ -539,8 +584,10 @@ add_table(struct nft *n, uint16_t type, uint16_t flags)
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
 	nlh = batch_msg(n, type, flags, MSG_ROOM, "table inet %s",
 	    NFT_TABLE);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_batch_update(n->batch);
+	if (nlh != NULL) {
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		batch_next(n, MSG_ROOM);
+	}
 	nftnl_table_free(t);
 }
 
@@ -582,8 +629,10 @@ add_set(struct nft *n, const char *name, uint32_t id, uint32_t flags,
 	}
 	nlh = batch_msg(n, NFT_MSG_NEWSET, NLM_F_CREATE, MSG_ROOM, "set %s",
 	    name);
-	nftnl_set_nlmsg_build_payload(nlh, s);
-	nftnl_batch_update(n->batch);
+	if (nlh != NULL) {
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		batch_next(n, MSG_ROOM);
+	}
 	nftnl_set_free(s);
 }
 
@@ -608,8 +657,10 @@ add_chain(struct nft *n, const char *name, int hook)
 	}
 	nlh = batch_msg(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, MSG_ROOM,
 	    "chain %s", name);
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_batch_update(n->batch);
+	if (nlh != NULL) {
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		batch_next(n, MSG_ROOM);
+	}
 	nftnl_chain_free(c);
 }
 
@@ -762,8 +813,10 @@ rule_commit(struct nft *n, struct nftnl_rule *r, int oom, const char *what)
 	}
 	nlh = batch_msg(n, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
 	    MSG_ROOM, "rule '%s'", what);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_batch_update(n->batch);
+	if (nlh != NULL) {
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		batch_next(n, MSG_ROOM);
+	}
 	nftnl_rule_free(r);
 }
 
@@ -1259,8 +1312,10 @@ elem_msg(struct nft *n, struct nftnl_set *s, uint16_t type, uint16_t flags,
 
 	nlh = batch_msg(n, type, flags, MSG_ROOM + nelem * ELEM_ROOM, "%s",
 	    what);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftnl_batch_update(n->batch);
+	if (nlh != NULL) {
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		batch_next(n, MSG_ROOM + nelem * ELEM_ROOM);
+	}
 }
 
 static struct nftnl_set_elem *

@@ -3,12 +3,14 @@
  * namespace of its own (unshare), so the host's tables are never touched.
  * Needs root (CAP_NET_ADMIN); otherwise every test says SKIPPED and passes.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <valgrind/valgrind.h>
 
 #include "check_suites.h"
 #include "check_util.h"
@@ -296,6 +299,47 @@ START_TEST(test_big_grant)
 }
 END_TEST
 
+/*
+ * A grant reuses the batch buffer: with netd's malloc setting (blocks of
+ * 128 KiB and more are mappings of their own) a buffer allocated per grant
+ * cost an mmap, a munmap and a fresh page each, and cut the DNS proxy's
+ * throughput by three. 1,000 grants now fault in a few pages (the ledger
+ * growing), not one or more each.
+ */
+START_TEST(test_grant_no_fresh_pages)
+{
+	struct rusage ru0, ru1;
+	char err[NFT_ERR_MAX];
+	uint8_t a[4] = { 100, 64, 0, 0 };
+	long faults;
+	int i;
+
+	/*
+	 * ASan's and valgrind's allocators hand out fresh memory by design
+	 * (quarantine, delayed reuse): glibc's malloc is what is measured.
+	 */
+#ifdef __SANITIZE_ADDRESS__
+	return;
+#endif
+	if (skipped || RUNNING_ON_VALGRIND)
+		return;
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);		/* as netd's main() */
+	ck_assert(nft_grant(n, 10001, AF_INET, a, 1, 60000, err,
+	    sizeof(err)) == 0);
+	getrusage(RUSAGE_SELF, &ru0);
+	for (i = 1; i <= 1000; i++) {
+		a[2] = (uint8_t)(i >> 8);
+		a[3] = (uint8_t)i;
+		ck_assert_msg(nft_grant(n, 10001, AF_INET, a, 1, 60000, err,
+		    sizeof(err)) == 0, "%s", err);
+	}
+	getrusage(RUSAGE_SELF, &ru1);
+	faults = ru1.ru_minflt - ru0.ru_minflt;
+	ck_assert_msg(faults < 250, "1,000 grants faulted in %ld pages",
+	    faults);
+}
+END_TEST
+
 /* A rebuild keeps the grants of registered apps, with their time left. */
 START_TEST(test_rebuild_keeps_grants)
 {
@@ -410,6 +454,7 @@ nft_suite(void)
 	tcase_add_test(core, test_rebuild_keeps_grants);
 	tcase_add_checked_fixture(limits, setup, teardown);
 	tcase_add_test(limits, test_big_grant);
+	tcase_add_test(limits, test_grant_no_fresh_pages);
 	tcase_add_test(limits, test_many_apps);
 	tcase_add_test(limits, test_del_many_grants);
 	tcase_set_timeout(limits, 60);
