@@ -2,7 +2,8 @@
  * The nftables programmer. Layout (see docs/architecture.md):
  *
  * table inet netd
- *   set apps    uid                      registered apps
+ *   map apps    uid : verdict            registered apps: jump app;
+ *                                        catch-all * : jump unreg
  *   set allow4  uid . ipv4_addr          timeout    granted by DNS answers
  *   set allow6  uid . ipv6_addr          timeout
  *   set static4 uid . ipv4_addr          interval   manifest IP and CIDR
@@ -14,18 +15,20 @@
  *   set upeer4  ipv4_addr . sport . dport        dynamic   their senders
  *   set upeer6  ipv6_addr . sport . dport        dynamic
  *   chain output (hook output, priority filter, policy accept)
- *     DNS proxy addresses: meta mark set meta skuid accept
- *     meta skuid MIN-MAX jump app                   apps only
+ *     th dport 53 jump dns: DNS proxy addresses: meta mark set meta skuid
+ *     meta skuid MIN-MAX vmap @apps                 one skuid read a packet
+ *   chain unreg: log; reject
  *   chain app
- *     meta skuid != @apps jump unreg                log; reject
  *     tcp flags ! syn accept                        a connection's later
  *                                                   segments: expiry never cuts
- *     tcp syn-ack: skuid . tcp . sport @serve accept, else log, drop
+ *     tcp syn-ack jump synack: skuid . tcp . sport @serve accept, else
+ *                              log, drop
  *     udp jump udp   (@allow: update @flow; @flow: refresh;
  *                     server port to a sender in @upeer)
  *     skuid . daddr @allow4/@allow6/@static4/@static6 accept
  *     log group N; reject (tcp reset, else icmpx admin-prohibited)
- *   chain input (hook input): udp dport @uports: update @upeer4/6
+ *   chain input (hook input), only while @uports is not empty:
+ *     udp dport @uports: update @upeer4/6
  *
  * No conntrack: nothing here switches it on, so a device that does not
  * use it otherwise does not pay for it on every packet.
@@ -108,6 +111,7 @@
 #define CHAIN_UDP	"udp"
 #define CHAIN_LEARN	"learn"
 #define CHAIN_DNS	"dns"
+#define CHAIN_SYNACK	"synack"
 
 /*
  * UDP flows (flow4/6) and the senders to server ports (upeer4/6) live this
@@ -117,6 +121,14 @@
  */
 #define FLOW_TIMEOUT_MS	120000
 #define FLOW_MAX	65536
+
+/*
+ * The kernel walks a timeout set whole at each garbage collection (1 s by
+ * default) to free the elements that expired; a lookup ignores them
+ * anyway. allow4/allow6 may hold 100,000 grants: every 10 s. The dynamic
+ * sets keep the default, since a full one takes no new flow until then.
+ */
+#define GRANT_GC_MS	10000
 
 /*
  * The batch is one buffer, kept between transactions up to BATCH_KEEP (a
@@ -609,6 +621,10 @@ add_set(struct nft *n, const char *name, uint32_t id, uint32_t flags,
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, keytype);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
+	if ((flags & NFT_SET_TIMEOUT) && !(flags & NFT_SET_EVAL))
+		nftnl_set_set_u32(s, NFTNL_SET_GC_INTERVAL, GRANT_GC_MS);
+	if (flags & NFT_SET_MAP)	/* netd's maps are verdict maps */
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 	if (size != 0)
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
 	if (fields != NULL)
@@ -638,7 +654,7 @@ add_set(struct nft *n, const char *name, uint32_t id, uint32_t flags,
 
 /* The base chain (hooked) or a regular one (hook == -1). */
 static void
-add_chain(struct nft *n, const char *name, int hook)
+chain_msg(struct nft *n, uint16_t type, const char *name, int hook)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -649,19 +665,26 @@ add_chain(struct nft *n, const char *name, int hook)
 	}
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	if (hook != -1) {
+	if (hook != -1 && type == NFT_MSG_NEWCHAIN) {
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
 		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	}
-	nlh = batch_msg(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, MSG_ROOM,
-	    "chain %s", name);
+	nlh = batch_msg(n, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0,
+	    MSG_ROOM, "%s chain %s", type == NFT_MSG_NEWCHAIN ? "add" :
+	    "delete", name);
 	if (nlh != NULL) {
 		nftnl_chain_nlmsg_build_payload(nlh, c);
 		batch_next(n, MSG_ROOM);
 	}
 	nftnl_chain_free(c);
+}
+
+static void
+add_chain(struct nft *n, const char *name, int hook)
+{
+	chain_msg(n, NFT_MSG_NEWCHAIN, name, hook);
 }
 
 /* Expressions, named after what nft --debug=netlink prints. */
@@ -700,13 +723,13 @@ e_cmp(uint32_t op, uint32_t sreg, const void *data, uint32_t len)
 }
 
 static struct nftnl_expr *
-e_hton(uint32_t reg)
+e_hton(uint32_t sreg, uint32_t dreg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("byteorder");
 
 	if (e != NULL) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, sreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, dreg);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP,
 		    NFT_BYTEORDER_HTON);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 4);
@@ -742,6 +765,18 @@ e_lookup(const char *set, uint32_t id, uint32_t sreg, bool invert)
 			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS,
 			    NFT_LOOKUP_F_INV);
 	}
+	return e;
+}
+
+/* A verdict map: the verdict of the element sreg matches. */
+static struct nftnl_expr *
+e_vmap(const char *set, uint32_t id, uint32_t sreg)
+{
+	struct nftnl_expr *e = e_lookup(set, id, sreg, false);
+
+	if (e != NULL)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG,
+		    NFT_REG_VERDICT);
 	return e;
 }
 
@@ -835,7 +870,7 @@ rule_allow(struct nft *n, int family, const char *set, uint32_t id,
 		e_add(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &proto, 1), &oom);
 		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
 		if (interval)
-			e_add(r, e_hton(NFT_REG_1), &oom);
+			e_add(r, e_hton(NFT_REG_1, NFT_REG_1), &oom);
 		if (family == AF_INET)
 			e_add(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4,
 			    NFT_REG32_01), &oom);
@@ -1106,57 +1141,50 @@ build_rules(struct nft *n)
 	oom = 0;
 
 	/*
-	 * output: meta skuid MIN-MAX jump app. A packet with no socket (a
+	 * output: meta skuid MIN-MAX vmap @apps. The socket owner is read
+	 * once per packet (each read takes the socket's callback lock): a
+	 * registered app jumps to chain app, any other uid of the range
+	 * (the map's catch-all) to chain unreg. A packet with no socket (a
 	 * reset or ICMP error the kernel makes, a TIME_WAIT ack) has no
 	 * skuid, cannot match, and is not touched; nor is any other uid.
 	 */
 	if ((r = rule_new_in(CHAIN_OUTPUT)) != NULL) {
 		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
-		e_add(r, e_hton(NFT_REG_1), &oom);
+		e_add(r, e_hton(NFT_REG_1, NFT_REG_2), &oom);
 		if ((e = nftnl_expr_alloc("range")) != NULL) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_2);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP,
 			    NFT_RANGE_EQ);
 			nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &lo, 4);
 			nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &hi, 4);
 		}
 		e_add(r, e, &oom);
-		e_add(r, e_jump(CHAIN_APP), &oom);
+		e_add(r, e_vmap(SET_APPS, ID_APPS, NFT_REG_1), &oom);
 	}
-	rule_commit(n, r, oom, "meta skuid app range jump app");
+	rule_commit(n, r, oom, "meta skuid app range vmap @apps");
 
 	/*
-	 * TCP: the policy decides a connection's first packet. A segment
-	 * without SYN belongs to a connection whose SYN (or SYN-ACK) passed,
-	 * so it passes: a grant's expiry never cuts a live connection, and
-	 * no conntrack is needed (an app cannot send a segment of its own
-	 * making without CAP_NET_RAW). Only while the app is registered:
-	 * the same lookup as the next rule's, in one rule for the packets
-	 * most traffic is made of.
+	 * Chain app sees registered apps only. TCP: the policy decides a
+	 * connection's first packet. A segment without SYN belongs to a
+	 * connection whose SYN (or SYN-ACK) passed, so it passes: a grant's
+	 * expiry never cuts a live connection, and no conntrack is needed
+	 * (an app cannot send a segment of its own making without
+	 * CAP_NET_RAW). A stopped app is out of @apps: chain unreg refuses
+	 * even its open connections.
 	 */
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
 		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_TCP, &oom);
 		e_tcp_flags(r, syn, 0, &oom);
-		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
-		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, false), &oom);
 		e_add(r, e_verdict(NF_ACCEPT), &oom);
 	}
-	rule_commit(n, r, oom, "tcp flags ! syn meta skuid @apps accept");
+	rule_commit(n, r, oom, "tcp flags ! syn accept");
 
 	/*
-	 * An app uid with no policy reaches nothing, not even over a
-	 * connection it opened before it was stopped: chain unreg logs it,
+	 * An app uid with no policy reaches nothing: chain unreg logs it,
 	 * then refuses it (a TCP reset: ICMPv6 errors are rate-limited, and
 	 * a rate-limited reject leaves a connect waiting for its timeout).
 	 */
-	oom = 0;
-	if ((r = rule_new()) != NULL) {
-		e_add(r, e_meta(NFT_META_SKUID, NFT_REG_1), &oom);
-		e_add(r, e_lookup(SET_APPS, ID_APPS, NFT_REG_1, true), &oom);
-		e_add(r, e_jump(CHAIN_UNREG), &oom);
-	}
-	rule_commit(n, r, oom, "meta skuid != @apps jump unreg");
 	oom = 0;
 	if ((r = rule_new_in(CHAIN_UNREG)) != NULL)
 		e_add(r, e_log(g, "netd unregistered "), &oom);
@@ -1175,12 +1203,17 @@ build_rules(struct nft *n)
 
 	/*
 	 * A SYN-ACK answers a connection to one of the app's ports: only its
-	 * server ports may answer.
+	 * server ports may answer (chain synack).
 	 */
 	oom = 0;
 	if ((r = rule_new()) != NULL) {
 		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_TCP, &oom);
 		e_tcp_flags(r, synack, synack, &oom);
+		e_add(r, e_jump(CHAIN_SYNACK), &oom);
+	}
+	rule_commit(n, r, oom, "tcp flags syn,ack / syn,ack jump synack");
+	oom = 0;
+	if ((r = rule_new_in(CHAIN_SYNACK)) != NULL) {
 		e_add(r, e_meta(NFT_META_SKUID, NFT_REG32_00), &oom);
 		e_add(r, e_meta(NFT_META_L4PROTO, NFT_REG32_01), &oom);
 		e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
@@ -1188,16 +1221,14 @@ build_rules(struct nft *n)
 		e_add(r, e_lookup(SET_SERVE, ID_SERVE, NFT_REG_1, false), &oom);
 		e_add(r, e_verdict(NF_ACCEPT), &oom);
 	}
-	rule_commit(n, r, oom, "tcp syn-ack skuid . l4proto . sport @serve "
+	rule_commit(n, r, oom, "synack: skuid . l4proto . sport @serve "
 	    "accept");
 	oom = 0;
-	if ((r = rule_new()) != NULL) {
-		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_TCP, &oom);
-		e_tcp_flags(r, synack, synack, &oom);
+	if ((r = rule_new_in(CHAIN_SYNACK)) != NULL) {
 		e_add(r, e_log(g, "netd serve "), &oom);
 		e_add(r, e_verdict(NF_DROP), &oom);
 	}
-	rule_commit(n, r, oom, "tcp syn-ack log drop");
+	rule_commit(n, r, oom, "synack: log drop");
 
 	/* UDP: flows and server replies (chain udp), then the sets. */
 	oom = 0;
@@ -1231,20 +1262,11 @@ build_rules(struct nft *n)
 		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED), &oom);
 	rule_commit(n, r, oom, "reject with icmpx admin-prohibited");
 
-	/* input: UDP to a port an app serves records its sender. */
-	oom = 0;
-	if ((r = rule_new_in(CHAIN_INPUT)) != NULL) {
-		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_UDP, &oom);
-		e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
-		    NFT_REG_1), &oom);
-		e_add(r, e_lookup(SET_UPORTS, ID_UPORTS, NFT_REG_1, false),
-		    &oom);
-		e_add(r, e_jump(CHAIN_LEARN), &oom);
-	}
-	rule_commit(n, r, oom, "udp dport @uports jump learn");
 	rule_learn(n, AF_INET);
 	rule_learn(n, AF_INET6);
 }
+
+static void	apps_catchall(struct nft *);
 
 static void
 build_table(struct nft *n)
@@ -1252,7 +1274,7 @@ build_table(struct nft *n)
 	static const uint8_t f4[] = { 4, 4, 0 }, f6[] = { 4, 16, 0 };
 	const uint32_t dyn = NFT_SET_TIMEOUT | NFT_SET_EVAL;
 
-	add_set(n, SET_APPS, ID_APPS, 0, DT_UID, 4, NULL, 0);
+	add_set(n, SET_APPS, ID_APPS, NFT_SET_MAP, DT_UID, 4, NULL, 0);
 	add_set(n, SET_ALLOW4, ID_ALLOW4, NFT_SET_TIMEOUT,
 	    DT_CONCAT2(DT_UID, DT_IPADDR), sizeof(struct key4), NULL, 0);
 	add_set(n, SET_ALLOW6, ID_ALLOW6, NFT_SET_TIMEOUT,
@@ -1278,12 +1300,13 @@ build_table(struct nft *n)
 	    DT_CONCAT3(DT_IP6ADDR, DT_INET_SERVICE, DT_INET_SERVICE), 24,
 	    NULL, FLOW_MAX);
 	add_chain(n, CHAIN_OUTPUT, NF_INET_LOCAL_OUT);
-	add_chain(n, CHAIN_INPUT, NF_INET_LOCAL_IN);
 	add_chain(n, CHAIN_APP, -1);
 	add_chain(n, CHAIN_UNREG, -1);
 	add_chain(n, CHAIN_UDP, -1);
 	add_chain(n, CHAIN_LEARN, -1);
 	add_chain(n, CHAIN_DNS, -1);
+	add_chain(n, CHAIN_SYNACK, -1);
+	apps_catchall(n);
 	build_rules(n);
 }
 
@@ -1330,6 +1353,35 @@ elem_new(struct nftnl_set *s, const void *key, uint32_t len)
 	return e;
 }
 
+/* The element's verdict: jump to chain. */
+static void
+elem_jump(struct nftnl_set_elem *e, const char *chain)
+{
+	nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
+	nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
+}
+
+/* apps { * : jump unreg }: every uid of the range that is not an app. */
+static void
+apps_catchall(struct nft *n)
+{
+	struct nftnl_set_elem *e = NULL;
+	struct nftnl_set *s;
+
+	if ((s = elem_set(SET_APPS)) == NULL ||
+	    (e = nftnl_set_elem_alloc()) == NULL) {
+		n->oom = 1;
+		nftnl_set_free(s);
+		return;
+	}
+	nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_CATCHALL);
+	elem_jump(e, CHAIN_UNREG);
+	nftnl_set_elem_add(s, e);
+	elem_msg(n, s, NFT_MSG_NEWSETELEM, NLM_F_CREATE, 1,
+	    "apps catch-all: jump unreg");
+	nftnl_set_free(s);
+}
+
 /* Interval [first, last] of a prefix, uid in network order. */
 static void
 prefix_range(const struct policy_prefix *p, uid_t uid, void *lo, void *hi)
@@ -1357,14 +1409,18 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
 	const struct policy *p = a->pol;
 	uint16_t flags = type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0;
 	uint32_t uid = a->uid;
+	struct nftnl_set_elem *e;
 	struct nftnl_set *s;
 	char what[160], pfx[64];
 	int fam, proto;
 	size_t i;
 
-	if ((s = elem_set(SET_APPS)) == NULL || elem_new(s, &uid, 4) == NULL)
+	if ((s = elem_set(SET_APPS)) == NULL ||
+	    (e = elem_new(s, &uid, 4)) == NULL)
 		n->oom = 1;
 	else {
+		if (type == NFT_MSG_NEWSETELEM)
+			elem_jump(e, CHAIN_APP);
 		snprintf(what, sizeof(what), "app '%s' (uid %u)", a->name,
 		    (unsigned)a->uid);
 		elem_msg(n, s, type, flags, 1, what);
@@ -1376,7 +1432,6 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
 		for (i = 0; i < policy_prefix_count(p, fam); i++) {
 			const struct policy_prefix *pp;
 			struct key6 lo, hi;
-			struct nftnl_set_elem *e;
 			uint32_t klen = fam == AF_INET ? 8 : 20;
 
 			pp = policy_prefix_get(p, fam, i);
@@ -1433,7 +1488,8 @@ app_elems(struct nft *n, const struct nft_app *a, uint16_t type)
  * uports, the union of the apps' ports: sv_next() is the (uid, port) list
  * with uid's ports replaced by those of p (NULL: none), sv_elems() adds
  * to the batch the uports elements that change from one list to the
- * other, sv_commit() keeps the new list once the kernel took the batch.
+ * other, and the input chain when the union stops or starts being empty,
+ * sv_commit() keeps the new list once the kernel took the batch.
  */
 static struct userve *
 sv_next(const struct userve *sv, size_t nsv, uid_t uid,
@@ -1466,6 +1522,33 @@ sv_has(const struct userve *v, size_t nv, uint16_t port)
 	return false;
 }
 
+/*
+ * The input chain: UDP to a port an app serves records its sender (chain
+ * learn). It exists only while some app has a UDP server port, so that
+ * no incoming packet crosses a hook of netd's otherwise.
+ */
+static void
+input_hook(struct nft *n, bool on)
+{
+	struct nftnl_rule *r;
+	int oom = 0;
+
+	if (!on) {
+		chain_msg(n, NFT_MSG_DELCHAIN, CHAIN_INPUT, NF_INET_LOCAL_IN);
+		return;
+	}
+	add_chain(n, CHAIN_INPUT, NF_INET_LOCAL_IN);
+	if ((r = rule_new_in(CHAIN_INPUT)) != NULL) {
+		e_meta_is(r, NFT_META_L4PROTO, IPPROTO_UDP, &oom);
+		e_add(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+		    NFT_REG_1), &oom);
+		e_add(r, e_lookup(SET_UPORTS, ID_UPORTS, NFT_REG_1, false),
+		    &oom);
+		e_add(r, e_jump(CHAIN_LEARN), &oom);
+	}
+	rule_commit(n, r, oom, "udp dport @uports jump learn");
+}
+
 static void
 sv_elems(struct nft *n, const struct userve *from, size_t nfrom,
     const struct userve *to, size_t nto, uint16_t del)
@@ -1476,6 +1559,8 @@ sv_elems(struct nft *n, const struct userve *from, size_t nfrom,
 	char what[64];
 	int k;
 
+	if (nfrom == 0 && nto > 0)
+		input_hook(n, true);
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < na[k]; i++) {
 			uint16_t port = htons(a[k][i].port);
@@ -1497,6 +1582,8 @@ sv_elems(struct nft *n, const struct userve *from, size_t nfrom,
 			    what);
 			nftnl_set_free(s);
 		}
+	if (nfrom > 0 && nto == 0)
+		input_hook(n, false);
 }
 
 static void

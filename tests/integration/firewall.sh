@@ -362,6 +362,10 @@ expect "$T/closed" tcp/2001:db8:1::100/7 refused "client in $INET, closed port"
 
 # --- 9. server ports -------------------------------------------------------
 echo "# 9. an app serves only on its AllowedTcpServerPorts"
+# input_hook: netd's input chain exists (only while some app serves UDP).
+input_hook() { ip netns exec "$DEV" nft list chain inet netd input >/dev/null 2>&1; }
+check "no app serves UDP yet: no input chain (incoming packets cross no hook of netd's)" \
+    eval '! input_hook'
 check "agent server running (AllowedTcpServerPorts [9000])" \
     agent_start server "$DATA/server.json"
 # serve_check PROTO KIND OPEN CLOSED: the server agent serves on both
@@ -400,10 +404,18 @@ check "server: connect from its tcp server port 9005 to $OTHER4B is refused ($RE
     test "$RES" = ECONNREFUSED
 check "no connection tracking in the device namespace (netd needs none)" \
     no_conntrack
+check "an app serves UDP: the input chain is in" input_hook
+agent_quit server
+check "the server app is gone (polled, at most 5 s)" \
+    wait_for 50 0.1 app_not_listed fw-server
+check "no app serves UDP any more: the input chain went in the same batch" \
+    eval '! input_hook'
 
 # --- 10. a manifest that fails to load --------------------------------------
 echo "# 10. a refused manifest installs nothing"
-ip netns exec "$DEV" nft list set inet netd apps >"$T/apps.before" 2>&1
+ip netns exec "$DEV" nft list map inet netd apps >"$T/apps.before" 2>&1
+check "nft list map inet netd apps lists the catch-all (* : jump unreg)" \
+    grep -q '\* : jump unreg' "$T/apps.before"
 nctl run --manifest "$DATA/bad.json" -- /bin/true >"$T/bad.out" 2>"$T/bad.err"
 rc=$?
 check "netctl run --manifest bad.json exits 1 (got $rc)" test $rc = 1
@@ -413,8 +425,8 @@ check "... with the loader's error on stderr" \
 r=$(raw_ctl register "$DATA/bad.json" 2>&1)
 check "a raw REGISTER of bad.json gets an error reply ($(tr '\n' ' ' <<<"$r" | cut -c1-60)...)" \
     test "${r%% *}" = type=1
-ip netns exec "$DEV" nft list set inet netd apps >"$T/apps.after" 2>&1
-check "nft list set inet netd apps unchanged" cmp -s "$T/apps.before" \
+ip netns exec "$DEV" nft list map inet netd apps >"$T/apps.after" 2>&1
+check "nft list map inet netd apps unchanged" cmp -s "$T/apps.before" \
     "$T/apps.after" || diff "$T/apps.before" "$T/apps.after" | diag
 
 check "netd still alive and answering at the end" netd_alive
