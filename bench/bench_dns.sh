@@ -41,6 +41,8 @@
 # are large, so 1,000,000 would take four minutes more; its RSS is flat
 # after the first pass). Each load is rounded up to whole passes over the
 # query file. BENCH_DNS_ROUNDS (latency rounds of 1., default 3).
+# BENCH_DNS_CACHE (the cache of 2. and 3., default 10000: netd's memory
+# in 3. follows it, see docs/benchmarks.md).
 # BENCH_DNS_PIN=1 pins the server under test (dnsmasq or netd) to CPU 1
 # and dnsperf and nsd to CPU 0, the same for every server and for direct
 # (default: not pinned; measured here, pinning made every proxy's p99
@@ -69,7 +71,11 @@ DEV4=10.53.0.2
 LISTEN=127.0.0.53		# dnsmasq or netd, in $DEV
 NAMES=100000			# zone size
 HOT=5000			# names of the cached runs (6,250 queries)
-CACHE=10000			# cache entries, netd and dnsmasq
+CACHE=${BENCH_DNS_CACHE:-10000}	# cache entries, netd and dnsmasq
+case $CACHE in
+''|*[!0-9]*|0) echo "bench_dns.sh: BENCH_DNS_CACHE: a number > 0" >&2
+	exit 2 ;;
+esac
 SECS=${BENCH_DNS_SECONDS:-10}
 LOAD=${BENCH_DNS_LOAD:-1000000}
 DM_LOAD=${BENCH_DNS_DM_LOAD:-125000}
