@@ -858,8 +858,9 @@ bench_app_del_scale(struct client *small, struct client *large)
 {
 	const char *list[] = { "nft", "list set inet netd allow4", NULL };
 	struct client *cs[2] = { small, large };
-	double t[2][DEL_REPS], tl[2][DEL_REPS], tn[2][DEL_REPS], t0;
-	double m[2], ml[2], mn[2];
+	double t[2][DEL_REPS], tl[2][DEL_REPS], tn[2][DEL_REPS], to[2][DEL_REPS];
+	double m[2], ml[2], mn[2], mo[2], t0;
+	struct nft_grant_info *g;
 	uint32_t addrs[DEL_GRANTS];
 	struct nft_app a;
 	struct policy *p;
@@ -880,6 +881,12 @@ bench_app_del_scale(struct client *small, struct client *large)
 				die("app_del: grants of uid %u missing",
 				    DEL_UID);
 			tl[c][r] = now_ns() - t0;
+			t0 = now_ns();
+			if (nft_grants_of(cs[c]->nft, DEL_UID, &g) != DEL_GRANTS)
+				die("app_del: the ledger lacks grants of uid %u",
+				    DEL_UID);
+			to[c][r] = now_ns() - t0;
+			free(g);
 			t[c][r] = time_app_del(cs[c]->nft, &a);
 		}
 	/* The reference reader: nft listing the whole allow4. */
@@ -892,6 +899,7 @@ bench_app_del_scale(struct client *small, struct client *large)
 		m[c] = median(t[c], DEL_REPS) / 1e3;
 		ml[c] = median(tl[c], DEL_REPS) / 1e3;
 		mn[c] = median(tn[c], DEL_REPS) / 1e3;
+		mo[c] = median(to[c], DEL_REPS) / 1e3;
 	}
 	printf("app_del scaling: an app with %d grants, in a table of 1 app "
 	    "(%d grants)\nand of 1,000 apps (100,000 grants); median of %d, "
@@ -904,6 +912,8 @@ bench_app_del_scale(struct client *small, struct client *large)
 	    "nft_grants_list(uid) alone", ml[1], ml[0], ml[1] / ml[0]);
 	printf("  %-34s %10.0f %10.0f %9.0fx\n",
 	    "nft list set allow4 (reference)", mn[1], mn[0], mn[1] / mn[0]);
+	printf("  %-34s %10.1f %10.1f %9.1fx\n",
+	    "nft_grants_of(uid) (netctl show)", mo[1], mo[0], mo[1] / mo[0]);
 	policy_free(p);
 }
 

@@ -375,7 +375,7 @@ req_show(struct netd *d, json_t *req, char *err, size_t errlen)
 	    policy_has_device_auth(a->pol) ?
 	    json_string(policy_get_device_auth(a->pol)) : json_null());
 	grants = json_array();
-	ng = nft_grants_list(d->nft, a->uid, &g);
+	ng = nft_grants_of(d->nft, a->uid, &g);
 	for (i = 0; i < ng; i++) {
 		char buf[INET6_ADDRSTRLEN];
 

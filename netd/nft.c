@@ -2117,6 +2117,37 @@ cmp_grant(const void *a, const void *b)
 	return memcmp(x->addr, y->addr, sizeof(x->addr));
 }
 
+ssize_t
+nft_grants_of(struct nft *n, uid_t uid, struct nft_grant_info **out)
+{
+	struct nft_grant_info *v;
+	const struct ledger *l;
+	uint64_t now = now_ms();
+	size_t j, k = 0;
+
+	if (n->ledger_lost || n->no_destroy)
+		return nft_grants_list(n, uid, out);
+	*out = NULL;
+	if ((l = ledger_find(n, uid, false)) == NULL)
+		return 0;
+	if ((v = calloc(l->n ? l->n : 1, sizeof(*v))) == NULL)
+		return -1;
+	for (j = 0; j < l->cap && k < l->n; j++) {
+		const struct ledger_entry *e = &l->v[j];
+
+		if (e->expires <= now)
+			continue;
+		v[k].uid = uid;
+		v[k].family = e->family;
+		memcpy(v[k].addr, e->addr, e->family == AF_INET ? 4 : 16);
+		v[k].expires_ms = e->expires - now;
+		k++;
+	}
+	qsort(v, k, sizeof(*v), cmp_grant);
+	*out = v;
+	return (ssize_t)k;
+}
+
 /* One batch: the app's static elements (first round) and the grants. */
 static int
 app_del_round(struct nft *n, const struct nft_app *a, bool statics,

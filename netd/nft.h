@@ -119,5 +119,14 @@ ssize_t	nft_grants_list(struct nft *, uid_t, struct nft_grant_info **out);
  * complete. -1 on error.
  */
 ssize_t	nft_grants_count(struct nft *);
+/*
+ * The live grants of uid, by family and address, from netd's ledger (what
+ * netd granted and has not taken back, with the time left): no kernel
+ * dump, so a status query costs microseconds however large the sets are.
+ * From the kernel where the ledger is not complete, as
+ * nft_grants_list(). *out is an array the caller frees with free().
+ * Returns the count, or -1.
+ */
+ssize_t	nft_grants_of(struct nft *, uid_t, struct nft_grant_info **out);
 
 #endif /* NETD_NETD_NFT_H */

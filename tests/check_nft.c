@@ -340,6 +340,66 @@ START_TEST(test_grant_no_fresh_pages)
 }
 END_TEST
 
+/*
+ * nft_grants_of() answers from the ledger what the kernel holds: the same
+ * addresses and (within a second) the same time left, sorted, after
+ * grants, a refresh and a revoke; nothing for a uid without grants.
+ */
+START_TEST(test_grants_of)
+{
+	struct nft_grant_info *k, *l;
+	char err[NFT_ERR_MAX];
+	uint8_t v4[12], v6[16];
+	ssize_t nk, nl, i;
+
+	if (skipped)
+		return;
+	a4("198.51.100.9", v4);
+	a4("192.0.2.3", v4 + 4);
+	a4("203.0.113.200", v4 + 8);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::9", v6), 1);
+	ck_assert(nft_grant(n, 10001, AF_INET, v4, 3, 30000, err,
+	    sizeof(err)) == 0);
+	ck_assert(nft_grant(n, 10001, AF_INET6, v6, 1, 90000, err,
+	    sizeof(err)) == 0);
+	ck_assert(nft_grant(n, 10002, AF_INET, v4, 1, 30000, err,
+	    sizeof(err)) == 0);
+	ck_assert(nft_grant(n, 10001, AF_INET, v4 + 4, 1, 600000, err,
+	    sizeof(err)) == 0);
+	ck_assert(nft_revoke(n, 10001, AF_INET, v4 + 8, 1, err,
+	    sizeof(err)) == 0);
+	nk = nft_grants_list(n, 10001, &k);
+	nl = nft_grants_of(n, 10001, &l);
+	ck_assert_int_eq(nk, 3);
+	ck_assert_int_eq(nl, 3);
+	for (i = 0; i < nl; i++) {
+		struct nft_grant_info *m;
+		char buf[INET6_ADDRSTRLEN];
+
+		ck_assert_uint_eq(l[i].uid, 10001);
+		inet_ntop(l[i].family, l[i].addr, buf, sizeof(buf));
+		ck_assert_msg((m = find(k, nk, 10001, buf)) != NULL,
+		    "%s is in the ledger, not in the kernel", buf);
+		ck_assert_msg(l[i].expires_ms + 1000 > m->expires_ms &&
+		    m->expires_ms + 1000 > l[i].expires_ms,
+		    "%s: ledger %llu ms left, kernel %llu", buf,
+		    (unsigned long long)l[i].expires_ms,
+		    (unsigned long long)m->expires_ms);
+		if (i > 0)
+			ck_assert(l[i - 1].family < l[i].family ||
+			    (l[i - 1].family == l[i].family &&
+			    memcmp(l[i - 1].addr, l[i].addr, 16) < 0));
+	}
+	ck_assert_uint_gt(find(l, nl, 10001, "192.0.2.3")->expires_ms,
+	    500000);
+	ck_assert_ptr_null(find(l, nl, 10001, "203.0.113.200"));
+	free(k);
+	free(l);
+	ck_assert_int_eq(nft_grants_of(n, 10003, &l), 0);
+	free(l);
+}
+END_TEST
+
 /* A rebuild keeps the grants of registered apps, with their time left. */
 START_TEST(test_rebuild_keeps_grants)
 {
@@ -449,6 +509,7 @@ nft_suite(void)
 	tcase_add_test(core, test_grant_refresh);
 	tcase_add_test(core, test_app_add_del);
 	tcase_add_test(core, test_ledger_revoke);
+	tcase_add_test(core, test_grants_of);
 	tcase_add_test(core, test_grant_cap);
 	tcase_add_test(core, test_error_names_entry);
 	tcase_add_test(core, test_rebuild_keeps_grants);
