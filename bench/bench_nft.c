@@ -858,8 +858,8 @@ bench_app_del_scale(struct client *small, struct client *large)
 {
 	const char *list[] = { "nft", "list set inet netd allow4", NULL };
 	struct client *cs[2] = { small, large };
-	double t[2][DEL_REPS], tl[2][DEL_REPS], tn[2][DEL_REPS], to[2][DEL_REPS];
-	double m[2], ml[2], mn[2], mo[2], t0;
+	double t[2][DEL_REPS], tl[2][DEL_REPS], tn[2][DEL_REPS];
+	double to[2][DEL_REPS], m[2], ml[2], mn[2], mo[2], t0;
 	struct nft_grant_info *g;
 	uint32_t addrs[DEL_GRANTS];
 	struct nft_app a;
@@ -882,9 +882,10 @@ bench_app_del_scale(struct client *small, struct client *large)
 				    DEL_UID);
 			tl[c][r] = now_ns() - t0;
 			t0 = now_ns();
-			if (nft_grants_of(cs[c]->nft, DEL_UID, &g) != DEL_GRANTS)
-				die("app_del: the ledger lacks grants of uid %u",
-				    DEL_UID);
+			if (nft_grants_of(cs[c]->nft, DEL_UID, &g) !=
+			    DEL_GRANTS)
+				die("app_del: the ledger lacks grants of "
+				    "uid %u", DEL_UID);
 			to[c][r] = now_ns() - t0;
 			free(g);
 			t[c][r] = time_app_del(cs[c]->nft, &a);

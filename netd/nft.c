@@ -175,10 +175,14 @@ struct nft {
 	struct userve		*sv;
 	size_t			 nsv;
 
-	/* The batch being built: buflen octets of bufcap. */
+	/*
+	 * The batch being built: buflen octets of bufcap; the message being
+	 * built at its end has at most room octets.
+	 */
 	uint8_t			*buf;
 	size_t			 buflen;
 	size_t			 bufcap;
+	size_t			 room;
 	uint32_t		 seq_first;	/* first message with an ack */
 	char			**desc;		/* per message, by seq */
 	size_t			 ndesc;
@@ -329,13 +333,17 @@ batch_reset(struct nft *n)
 	n->oom = 0;
 }
 
-/* Room for a message of at most room octets at the end of the batch. */
+/*
+ * Room for a message of at most room octets at the end of the batch,
+ * which batch_next() then checks.
+ */
 static int
 batch_room(struct nft *n, size_t room)
 {
 	size_t need = n->buflen + room + BATCH_SLACK, cap;
 	uint8_t *nb;
 
+	n->room = room;
 	if (need <= n->bufcap)
 		return 0;
 	cap = n->bufcap ? n->bufcap : BATCH_MIN;
@@ -355,13 +363,13 @@ batch_room(struct nft *n, size_t room)
  * than the room it was given is a bug in its bound: the batch fails.
  */
 static void
-batch_next(struct nft *n, size_t room)
+batch_next(struct nft *n)
 {
 	const struct nlmsghdr *nlh = (const void *)(n->buf + n->buflen);
 
-	if (nlh->nlmsg_len > room) {
+	if (nlh->nlmsg_len > n->room) {
 		log_warnx("%s: a message of %u octets had room for %zu",
-		    __func__, nlh->nlmsg_len, room);
+		    __func__, nlh->nlmsg_len, n->room);
 		n->oom = 1;
 	}
 	n->buflen += MNL_ALIGN(nlh->nlmsg_len);
@@ -374,7 +382,7 @@ batch_begin(struct nft *n)
 	if (batch_room(n, MSG_ROOM) == -1)
 		return -1;
 	nftnl_batch_begin((char *)n->buf, n->seq++);
-	batch_next(n, MSG_ROOM);
+	batch_next(n);
 	n->seq_first = n->seq;
 	return 0;
 }
@@ -385,8 +393,8 @@ batch_msg(struct nft *n, uint16_t type, uint16_t flags, size_t room,
     __attribute__((format(printf, 5, 6)));
 
 /*
- * room: an upper bound of the message's size, which the caller passes to
- * batch_next() once the message is built. That much of the batch is
+ * room: an upper bound of the message's size, which batch_next() checks
+ * once the caller has built the message. That much of the batch is
  * zeroed first, because libmnl 1.0.4 leaves attribute padding unwritten
  * and the bytes go to the kernel. NULL when out of memory: the batch
  * fails at its commit.
@@ -474,7 +482,7 @@ batch_commit(struct nft *n, char *err, size_t errlen)
 		goto fail;
 	}
 	nftnl_batch_end((char *)n->buf + n->buflen, n->seq++);
-	batch_next(n, MSG_ROOM);
+	batch_next(n);
 	expect = (uint32_t)n->ndesc;
 	iov.iov_base = n->buf;
 	iov.iov_len = n->buflen;
@@ -598,7 +606,7 @@ add_table(struct nft *n, uint16_t type, uint16_t flags)
 	    NFT_TABLE);
 	if (nlh != NULL) {
 		nftnl_table_nlmsg_build_payload(nlh, t);
-		batch_next(n, MSG_ROOM);
+		batch_next(n);
 	}
 	nftnl_table_free(t);
 }
@@ -647,12 +655,15 @@ add_set(struct nft *n, const char *name, uint32_t id, uint32_t flags,
 	    name);
 	if (nlh != NULL) {
 		nftnl_set_nlmsg_build_payload(nlh, s);
-		batch_next(n, MSG_ROOM);
+		batch_next(n);
 	}
 	nftnl_set_free(s);
 }
 
-/* The base chain (hooked) or a regular one (hook == -1). */
+/*
+ * Add (NFT_MSG_NEWCHAIN) the base chain (hooked) or a regular one (hook ==
+ * -1), or delete (NFT_MSG_DELCHAIN) a chain and its rules.
+ */
 static void
 chain_msg(struct nft *n, uint16_t type, const char *name, int hook)
 {
@@ -676,7 +687,7 @@ chain_msg(struct nft *n, uint16_t type, const char *name, int hook)
 	    "delete", name);
 	if (nlh != NULL) {
 		nftnl_chain_nlmsg_build_payload(nlh, c);
-		batch_next(n, MSG_ROOM);
+		batch_next(n);
 	}
 	nftnl_chain_free(c);
 }
@@ -850,7 +861,7 @@ rule_commit(struct nft *n, struct nftnl_rule *r, int oom, const char *what)
 	    MSG_ROOM, "rule '%s'", what);
 	if (nlh != NULL) {
 		nftnl_rule_nlmsg_build_payload(nlh, r);
-		batch_next(n, MSG_ROOM);
+		batch_next(n);
 	}
 	nftnl_rule_free(r);
 }
@@ -1337,7 +1348,7 @@ elem_msg(struct nft *n, struct nftnl_set *s, uint16_t type, uint16_t flags,
 	    what);
 	if (nlh != NULL) {
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		batch_next(n, MSG_ROOM + nelem * ELEM_ROOM);
+		batch_next(n);
 	}
 }
 
@@ -1534,7 +1545,7 @@ input_hook(struct nft *n, bool on)
 	int oom = 0;
 
 	if (!on) {
-		chain_msg(n, NFT_MSG_DELCHAIN, CHAIN_INPUT, NF_INET_LOCAL_IN);
+		chain_msg(n, NFT_MSG_DELCHAIN, CHAIN_INPUT, -1);
 		return;
 	}
 	add_chain(n, CHAIN_INPUT, NF_INET_LOCAL_IN);
